@@ -1,0 +1,71 @@
+# cec.cc_gateway — every set-up and test step is a target here; README names `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+WORK := $(CURDIR)/.work
+COLLECTION := $(WORK)/ansible_collections/cec/cc_gateway
+SIM_ARGS ?=
+export PATH := $(BIN):$(PATH)
+export PYTHONPATH := $(CURDIR)/simulator
+export ANSIBLE_COLLECTIONS_PATH := $(WORK)
+
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test test demo simulator collection build clean
+
+help:
+	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
+	@echo "make test       lint, simulator tests, ansible-test sanity + units + integration"
+	@echo "make simulator  run the CC-Gateway simulator in the foreground (SIM_ARGS=... for options)"
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-test.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The collection as ansible-test and ansible-playbook find it: a copy of the tracked files under .work/.
+collection: venv
+	@scripts/collection-tree.sh $(WORK) >/dev/null
+
+ruff: venv
+	ruff check .
+	ruff format --check .
+
+ansible-lint: collection
+	cd $(COLLECTION) && ansible-lint --offline --profile production
+
+lint: ruff ansible-lint
+
+sim-test: venv
+	python -m pytest simulator/tests -q -p no:cacheprovider
+
+sanity: collection
+	scripts/ansible-test-setup.sh
+	cd $(COLLECTION) && rm -rf tests/output && ansible-test sanity --local --requirements --python 3.11 --color no
+
+units: collection
+	scripts/ansible-test-setup.sh
+	cd $(COLLECTION) && ansible-test units --local --requirements --python 3.11 --color no
+
+integration: collection
+	scripts/ansible-test-setup.sh
+	scripts/run-integration.sh $(COLLECTION)
+
+test: ruff sim-test sanity units integration ansible-lint
+	@echo "make test: all checks passed"
+
+simulator: venv
+	python -m ccgw_sim --cert-dir .sim $(SIM_ARGS)
+
+demo: collection
+	scripts/demo.sh
+
+build: venv
+	ansible-galaxy collection build --force --output-path $(WORK)
+
+clean:
+	rm -rf $(WORK) .sim tests/output
+
+schemas: collection
+	python scripts/write-schemas.py

@@ -1,0 +1,46 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  gateway_url:
+    description:
+      - Base URL of the CC-Gateway, scheme, host and port only, for example V(https://10.1.1.5:8043).
+      - In a cluster, the NSLB address with port 8043.
+      - The collection adds C(/agentgateway/resource/...) itself.
+      - If not set, the value of the E(CC_GATEWAY_URL) environment variable is used.
+    type: str
+    required: true
+  validate_certs:
+    description:
+      - Whether to verify the gateway's TLS certificate.
+      - Prefer O(ca_path) to turning this off.
+      - If not set, the value of the E(CC_GATEWAY_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - Path of a PEM bundle of the CA certificates that may sign the gateway's certificate.
+      - Without it the certificate is checked against the bundle of the Python C(certifi) package,
+        not the system store.
+      - If not set, the value of the E(CC_GATEWAY_CA_PATH) environment variable is used.
+    type: path
+  client_cert:
+    description:
+      - Path of a PEM client certificate, for gateways that require mutual TLS.
+      - May hold the private key too; otherwise give O(client_key).
+    type: path
+  client_key:
+    description:
+      - Path of the PEM private key of O(client_cert).
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for the gateway to accept the connection and to answer each request.
+    type: float
+    default: 30
+"""

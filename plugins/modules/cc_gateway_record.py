@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cc_gateway_record
+short_description: Start or stop an agent's voice recording on a Huawei CEC CC-Gateway
+version_added: 0.1.0
+description:
+  - Starts the voice recording of a contact-center agent through the CC-Gateway I(Starting Voice Recording)
+    interface (C(PUT /agentgateway/resource/recordplay/{agentid}/record)) and returns the recording task id,
+    or stops it (C(DELETE .../stoprecord)).
+  - Signs the agent in when needed (C(PUT /agentgateway/resource/onlineagent/{agentid})), or uses the session
+    given in O(guid) or kept in the session store from an earlier task.
+  - Arguments and the request body are checked against a JSON Schema before anything is sent; the schema is
+    published as C(docs/schemas/cc_gateway.schema.json) in the collection's repository.
+  - B(Idempotence.) A recording this collection started is kept in the session store. A re-run of
+    O(state=started) for that agent reports C(changed=false) with the known task id, after a read-only check
+    that the session is still alive, and sends no second start. When the gateway itself answers C(500-011)
+    (the agent already records, started by someone else), the task reports C(changed=false) without a task id.
+    A recording that was stopped outside this collection while its session lived is not seen until the next
+    O(state=stopped). O(record_mode=append) and O(record_mode=overwrite) behave the same here. Once a
+    recording has been stopped, the next start starts a new one, which appends to or overwrites the file by
+    its nature.
+  - O(state=stopped) needs a session (O(guid) or a stored one); without one it changes nothing and warns,
+    since an agent that is not signed in has no recording.
+author:
+  - cec.cc_gateway maintainers
+requirements:
+  - requests
+  - jsonschema
+extends_documentation_fragment:
+  - cec.cc_gateway.connection
+  - cec.cc_gateway.agent
+  - cec.cc_gateway.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Sends nothing that changes the gateway (no sign-in, no start, no stop); a stored session is checked
+        with a read-only status query. Reports whether a change would happen.
+  diff_mode:
+    support: full
+    details:
+      - Shows the recording state (V(started) or V(stopped)) and task id before and after.
+  platform:
+    platforms: posix
+options:
+  state:
+    description:
+      - V(started) makes sure the agent is recording; V(stopped) makes sure it is not.
+    type: str
+    choices: [started, stopped]
+    default: started
+  media_type:
+    description:
+      - Media type of the recording, sent as C(mediaType). The gateway supports only V(5), ordinary voice.
+    type: int
+    default: 5
+  record_mode:
+    description:
+      - V(overwrite) (C(recordMode=0)) replaces an existing file of the same name; V(append) (C(recordMode=1))
+        adds to it.
+    type: str
+    choices: [overwrite, append]
+    default: overwrite
+  record_format:
+    description:
+      - Format of the recorded file, sent as C(recordFormat).
+      - V(default) (0) is the format configured on the recording resource; V(24k_vox) (1), V(32k_vox) (2),
+        V(64k_alaw) (3).
+      - An environment supports a single format, which must match the UAP's voice playing format.
+    type: str
+    choices: [default, 24k_vox, 32k_vox, 64k_alaw]
+    default: default
+  file_name:
+    description:
+      - Path of the recording file on the gateway side, at most 100 characters, for example
+        V(Y:/15/0/20201119/186/142702.V3).
+      - When omitted (or empty) the gateway names the file C(<drive>:\\<VDN>\\5\\<YYYYMMDD>\\<workno>\\<name>.V3),
+        the drive coming from its C(MAPPINGDISK) setting.
+    type: str
+seealso:
+  - name: Starting Voice Recording (Huawei CEC API reference)
+    description: The gateway interface this module calls.
+    link: https://support.huaweicloud.com/intl/en-us/api-cec/cec_07_0402.html
+notes:
+  - The GUID of a session the module signs in is kept in the session store (see O(session_dir)) on the host
+    that runs the task, readable only by its owner. It never appears in the task result.
+  - A start is sent at most once per task. Only connection attempts that provably did not reach the gateway
+    are retried; after a timeout or a broken connection the task fails and says the start may have arrived,
+    and a re-run is safe (the gateway refuses a second recording with C(500-011)).
+  - When the stored GUID has expired (C(100-006) or C(000-003)) and O(password) and O(phone_number) are given,
+    the module signs in again once and retries.
+"""
+
+EXAMPLES = r"""
+- name: Start recording for agent 186 (sign-in happens as needed)
+  cec.cc_gateway.cc_gateway_record:
+    gateway_url: https://cc-gateway.example.com:8043
+    ca_path: /etc/pki/cc-gateway/ca.pem
+    agent_id: 186
+    password: "{{ agent_password }}"
+    phone_number: "70186"
+  register: recording
+
+- name: Show the recording task id
+  ansible.builtin.debug:
+    msg: "Task id {{ recording.task_id }}, also in {{ ansible_facts.cc_gateway_record.task_id }}"
+
+- name: Record into a named file, appending, as 64 kbit/s A-law
+  cec.cc_gateway.cc_gateway_record:
+    gateway_url: https://cc-gateway.example.com:8043
+    agent_id: 186
+    password: "{{ agent_password }}"
+    phone_number: "70186"
+    file_name: Y:/15/0/20201119/186/142702.V3
+    record_mode: append
+    record_format: 64k_alaw
+
+- name: Use an existing session instead of signing in
+  cec.cc_gateway.cc_gateway_record:
+    gateway_url: https://cc-gateway.example.com:8043
+    agent_id: 186
+    guid: "{{ agent_guid }}"
+
+- name: Set the connection once for every module of the collection
+  module_defaults:
+    group/cec.cc_gateway.cc_gateway:
+      gateway_url: https://cc-gateway.example.com:8043
+      ca_path: /etc/pki/cc-gateway/ca.pem
+      timeout: 10
+  block:
+    - name: Stop the recording of agent 186
+      cec.cc_gateway.cc_gateway_record:
+        agent_id: 186
+        state: stopped
+"""
+
+RETURN = r"""
+task_id:
+  description:
+    - Recording task id from the gateway (C(result.taskId)), as a string.
+    - For O(state=stopped), the id of the task that was stopped, when known.
+    - Null when unknown, for example a recording the gateway reports (C(500-011)) that this collection
+      did not start, or in check mode before a start.
+  returned: always
+  type: str
+  sample: "5086"
+agent_id:
+  description: The agent the task acted on.
+  returned: always
+  type: int
+  sample: 186
+state:
+  description: The recording state the task brought about (or would, in check mode).
+  returned: always
+  type: str
+  sample: started
+file_name:
+  description:
+    - The file name sent to the gateway; null when the gateway names the file.
+  returned: always
+  type: str
+  sample: Y:/15/0/20201119/186/142702.V3
+retcode:
+  description:
+    - Retcode of the gateway's answer to the recording request (V(0) on success, for example V(500-011)
+      for a recording that was already running); null when no recording request was sent.
+  returned: always
+  type: str
+  sample: "0"
+message:
+  description: What happened, in a sentence.
+  returned: always
+  type: str
+  sample: Recording started (task 5086).
+ansible_facts:
+  description: Facts set by the module.
+  returned: always
+  type: dict
+  contains:
+    cc_gateway_record:
+      description: The agent, its recording task id and state, for later plays.
+      type: dict
+      returned: always
+      sample: {"agent_id": 186, "task_id": "5086", "state": "started"}
+"""
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
+from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import (
+    RecordingManager,
+    RecordRequest,
+    validate,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStoreError
+
+
+def main() -> None:
+    module = CCGatewayModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["started", "stopped"], "default": "started"},
+            "media_type": {"type": "int", "default": 5},
+            "record_mode": {"type": "str", "choices": ["overwrite", "append"], "default": "overwrite"},
+            "record_format": {
+                "type": "str",
+                "choices": ["default", "24k_vox", "32k_vox", "64k_alaw"],
+                "default": "default",
+            },
+            "file_name": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    request = RecordRequest.from_params(module.params)
+    try:
+        validate(request)
+    except SchemaViolation as exc:
+        module.fail_json(msg=str(exc), agent_id=request.agent_id)
+
+    manager = RecordingManager(
+        module.gateway_client(), module.session_store(), module.params["gateway_url"], module.check_mode
+    )
+    try:
+        result = manager.ensure(request)
+    except (GatewayError, SessionStoreError, SchemaViolation) as exc:
+        module.fail_json(msg=str(exc), agent_id=request.agent_id, state=request.state)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Start the simulator on a free loopback port, tell the integration targets where it is, run them, stop it.
+set -euo pipefail
+collection=$1
+shift
+run=$(mktemp -d)
+cleanup() {
+  if [ -n "${sim_pid:-}" ] && kill -0 "$sim_pid" 2>/dev/null; then
+    kill "$sim_pid"
+    wait "$sim_pid" 2>/dev/null || true
+  fi
+  rm -rf "$run"
+}
+trap cleanup EXIT
+python -m ccgw_sim --host 127.0.0.1 --port 0 --cert-dir "$run" --state-file "$run/state.json" \
+  --poll-hold 0.5 >"$run/simulator.log" 2>&1 &
+sim_pid=$!
+for _ in $(seq 1 100); do
+  [ -s "$run/state.json" ] && break
+  kill -0 "$sim_pid" 2>/dev/null || { cat "$run/simulator.log"; exit 1; }
+  sleep 0.1
+done
+[ -s "$run/state.json" ] || { echo "simulator did not start"; cat "$run/simulator.log"; exit 1; }
+python - "$run/state.json" "$collection/tests/integration/integration_config.yml" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+with open(sys.argv[2], "w") as out:
+    out.write(f"cc_gateway_url: {state['url']}\n")
+    out.write(f"cc_gateway_ca: {state['ca']}\n")
+    out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
+PY
+cd "$collection"
+ansible-test integration --local --python 3.11 --color no "$@"
