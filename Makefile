@@ -58,7 +58,7 @@ test: ruff sim-test sanity units integration ansible-lint
 simulator: venv
 	python -m ccgw_sim --cert-dir .sim $(SIM_ARGS)
 
-demo: collection
+demo: venv
 	scripts/demo.sh
 
 build: venv

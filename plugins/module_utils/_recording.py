@@ -96,6 +96,9 @@ class RecordingManager:
         self.client.import_cookies(stored.get("cookies", []))
 
     def _save_session(self, request: RecordRequest) -> None:
+        if self.session.get("signed_in_by") == "user":
+            # Only sessions this collection signed in are kept; a handed-in GUID stays the user's.
+            return
         if not self.session.get("guid"):
             self.store.delete(self.gateway_url, request.agent_id)
             return
@@ -138,9 +141,10 @@ class RecordingManager:
         return True
 
     def _forget_session(self, request: RecordRequest) -> None:
+        stored = self.session.get("signed_in_by") != "user"
         self.session = {}
         self.client.guid = None
-        if not self.check_mode:
+        if stored and not self.check_mode:
             self.store.delete(self.gateway_url, request.agent_id)
 
     # -- results

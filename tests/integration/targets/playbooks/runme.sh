@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every example under playbooks/ must run, as users would run it (by FQCN, gateway from the environment).
+set -euo pipefail
+config=../../integration_config.yml
+CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
+CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
+CC_GATEWAY_SESSION_DIR=$(mktemp -d)
+export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR
+trap 'rm -rf "$CC_GATEWAY_SESSION_DIR"' EXIT
+for playbook in start_recording recording_options connection_options session_options; do
+  echo "== cec.cc_gateway.$playbook"
+  ansible-playbook "cec.cc_gateway.$playbook" "$@"
+done
