@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/simulator
 export ANSIBLE_COLLECTIONS_PATH := $(WORK)
 
-.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test test demo simulator collection build clean
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench test demo simulator collection build clean schemas
 
 help:
 	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
@@ -54,6 +54,9 @@ integration: collection
 
 test: ruff sim-test sanity units integration ansible-lint
 	@echo "make test: all checks passed"
+
+sim-bench: venv
+	python simulator/bench/bench_sim.py
 
 simulator: venv
 	python -m ccgw_sim --cert-dir .sim $(SIM_ARGS)

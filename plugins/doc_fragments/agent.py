@@ -27,7 +27,7 @@ options:
     description:
       - GUID of an existing session of the agent (the C(Set-GUID) value of a sign-in, without C(JSESSIONID=)).
       - When given, the module does not sign in; it uses this session.
-      - This is a secret: it is never returned or logged.
+      - This is a secret, never returned or logged.
     type: str
   force_login:
     description:

@@ -1,0 +1,3 @@
+"""Huawei CEC CC-Gateway AgentGateway simulator."""
+
+__version__ = "0.1.0"

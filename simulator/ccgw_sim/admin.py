@@ -1,0 +1,145 @@
+"""Test hooks under /_sim/. Never exposes a GUID or a password."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from .config import INSPECTOR_MODES, ConfigError
+from .faults import FaultBook, FaultError
+from .reqlog import RequestLog
+from .state import Agent, Store
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data), content_type="application/json")
+
+
+def _bad(message: str, status: int = 400) -> web.Response:
+    return _json({"ok": False, "error": message}, status)
+
+
+async def _body(request: web.Request, required: bool = True) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise ValueError("a JSON object body is required")
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+class Admin:
+    def __init__(self, store: Store, faults: FaultBook, log: RequestLog) -> None:
+        self.store = store
+        self.faults = faults
+        self.log = log
+
+    async def reset(self, request: web.Request) -> web.Response:
+        try:
+            body = await _body(request, required=False)
+            changes = body.get("config", {})
+            if not isinstance(changes, dict):
+                raise ValueError("'config' must be a JSON object")
+            settings = self.store.startup_settings.copy()
+            settings.update(changes)
+        except (ValueError, ConfigError) as exc:
+            return _bad(str(exc))
+        self.store.reset()
+        self.store.settings.update(settings.as_dict())
+        self.log.clear()
+        self.faults.clear()
+        return _json({"ok": True})
+
+    async def get_config(self, request: web.Request) -> web.Response:
+        return _json(self.store.settings.as_dict())
+
+    async def patch_config(self, request: web.Request) -> web.Response:
+        try:
+            self.store.settings.update(await _body(request))
+        except (ValueError, ConfigError) as exc:
+            return _bad(str(exc))
+        return _json(self.store.settings.as_dict())
+
+    def _agent(self, request: web.Request) -> Agent | None:
+        try:
+            return self.store.agents.get(int(request.match_info["agent_id"]))
+        except ValueError:
+            return None
+
+    async def list_agents(self, request: web.Request) -> web.Response:
+        return _json({"agents": [agent.admin_view() for agent in self.store.agents.values()]})
+
+    async def get_agent(self, request: web.Request) -> web.Response:
+        agent = self._agent(request)
+        if agent is None:
+            return _bad("no such agent in the roster", 404)
+        return _json(agent.admin_view())
+
+    async def patch_agent(self, request: web.Request) -> web.Response:
+        agent = self._agent(request)
+        if agent is None:
+            return _bad("no such agent in the roster", 404)
+        try:
+            body = await _body(request)
+        except ValueError as exc:
+            return _bad(str(exc))
+        unknown = set(body) - {"inspector_mode", "phone_offhook"}
+        if unknown:
+            return _bad(f"unknown keys: {', '.join(sorted(unknown))}")
+        mode = body.get("inspector_mode", agent.inspector_mode)
+        if mode is not None and mode not in INSPECTOR_MODES:
+            return _bad(f"inspector_mode must be one of {', '.join(INSPECTOR_MODES)} or null")
+        offhook = body.get("phone_offhook", agent.phone_offhook)
+        if not isinstance(offhook, bool):
+            return _bad("phone_offhook must be a boolean")
+        agent.inspector_mode = mode
+        agent.phone_offhook = offhook
+        return _json(agent.admin_view())
+
+    async def recordings(self, request: web.Request) -> web.Response:
+        return _json({"recordings": [rec.list_view() for rec in self.store.recordings]})
+
+    async def requests(self, request: web.Request) -> web.Response:
+        query = request.query
+        return _json({"requests": self.log.query(query.get("path_contains"), query.get("method"))})
+
+    async def polls(self, request: web.Request) -> web.Response:
+        return _json({"outstanding": self.store.outstanding_polls})
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        try:
+            fault = self.faults.add(await _body(request))
+        except (ValueError, FaultError) as exc:
+            return _bad(str(exc))
+        return _json({"ok": True, "id": fault.fault_id})
+
+    async def list_faults(self, request: web.Request) -> web.Response:
+        return _json({"faults": [fault.view() for fault in self.faults.faults]})
+
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return _json({"ok": True})
+
+
+def add_routes(app: web.Application, admin: Admin) -> None:
+    router = app.router
+    router.add_post("/_sim/reset", admin.reset)
+    router.add_get("/_sim/config", admin.get_config)
+    router.add_patch("/_sim/config", admin.patch_config)
+    router.add_get("/_sim/agents", admin.list_agents)
+    router.add_get("/_sim/agents/{agent_id}", admin.get_agent)
+    router.add_patch("/_sim/agents/{agent_id}", admin.patch_agent)
+    router.add_get("/_sim/recordings", admin.recordings)
+    router.add_get("/_sim/requests", admin.requests)
+    router.add_get("/_sim/polls", admin.polls)
+    router.add_post("/_sim/faults", admin.add_fault)
+    router.add_get("/_sim/faults", admin.list_faults)
+    router.add_delete("/_sim/faults", admin.clear_faults)

@@ -1,0 +1,189 @@
+"""Simulator settings (the basic.properties subset) and the agent roster."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+AGENT_ID_MIN = 101
+AGENT_ID_MAX = 59999
+DEFAULT_AGENTS = "101-120,186-195"
+DEFAULT_PASSWORD = "Demo-1234"
+INSPECTOR_MODES = ("insert", "listen", "whisper")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class Settings:
+    auth_mode: int = 2
+    guid_interval_ms: int = 60000
+    guid_timeout_ms: int = 120000
+    selfrecord: bool = True
+    mapping_disk: str = "Y"
+    poll_hold: float = 2.0
+    heartbeat_timeout: float = 120.0
+    signin_delay: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def copy(self) -> Settings:
+        return dataclasses.replace(self)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Validate every key first, then apply all of them (all or nothing)."""
+        validated = {key: _validate_setting(key, value) for key, value in changes.items()}
+        for key, value in validated.items():
+            setattr(self, key, value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _validate_setting(key: str, value: Any) -> Any:
+    if key == "auth_mode":
+        if value not in (1, 2) or isinstance(value, bool):
+            raise ConfigError("auth_mode must be 1 or 2")
+        return int(value)
+    if key in ("guid_interval_ms", "guid_timeout_ms"):
+        if not _is_number(value) or value <= 0:
+            raise ConfigError(f"{key} must be a positive number of milliseconds")
+        return int(value)
+    if key == "selfrecord":
+        if not isinstance(value, bool):
+            raise ConfigError("selfrecord must be a boolean")
+        return value
+    if key == "mapping_disk":
+        if not isinstance(value, str) or len(value) != 1 or not value.isalpha():
+            raise ConfigError("mapping_disk must be one drive letter")
+        return value.upper()
+    if key in ("poll_hold", "heartbeat_timeout"):
+        if not _is_number(value) or value <= 0:
+            raise ConfigError(f"{key} must be a positive number of seconds")
+        return float(value)
+    if key == "signin_delay":
+        if not _is_number(value) or value < 0:
+            raise ConfigError("signin_delay must be a number of seconds >= 0")
+        return float(value)
+    raise ConfigError(f"unknown setting {key!r}")
+
+
+@dataclass
+class AgentSpec:
+    agent_id: int
+    password: str
+    phone: str
+    vdn: int = 1
+    inspector_mode: str | None = None
+
+
+def parse_agent_ranges(text: str) -> list[int]:
+    """'101-120,186-195' -> [101, ..., 120, 186, ..., 195]."""
+    ids: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        try:
+            start = int(low)
+            end = int(high) if high else start
+        except ValueError as exc:
+            raise ConfigError(f"bad agent range {part!r}") from exc
+        if start > end or start < AGENT_ID_MIN or end > AGENT_ID_MAX:
+            raise ConfigError(f"agent range {part!r} must lie within {AGENT_ID_MIN}-{AGENT_ID_MAX}")
+        ids.extend(range(start, end + 1))
+    if not ids:
+        raise ConfigError("the agent roster is empty")
+    return ids
+
+
+def default_phone(agent_id: int) -> str:
+    return f"70{agent_id}"
+
+
+def roster_from_ids(ids: list[int], password: str) -> dict[int, AgentSpec]:
+    return {i: AgentSpec(agent_id=i, password=password, phone=default_phone(i)) for i in ids}
+
+
+def _agent_from_yaml(item: Any, password: str) -> AgentSpec:
+    if not isinstance(item, dict) or "id" not in item:
+        raise ConfigError(f"agent entry needs an 'id': {item!r}")
+    try:
+        agent_id = int(item["id"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad agent id {item['id']!r}") from exc
+    if not AGENT_ID_MIN <= agent_id <= AGENT_ID_MAX:
+        raise ConfigError(f"agent id {agent_id} outside {AGENT_ID_MIN}-{AGENT_ID_MAX}")
+    mode = item.get("inspector_mode")
+    if mode is not None and mode not in INSPECTOR_MODES:
+        raise ConfigError(f"agent {agent_id}: inspector_mode must be one of {INSPECTOR_MODES} or null")
+    return AgentSpec(
+        agent_id=agent_id,
+        password=str(item.get("password", password)),
+        phone=str(item.get("phone", default_phone(agent_id))),
+        vdn=int(item.get("vdn", 1)),
+        inspector_mode=mode,
+    )
+
+
+_YAML_KEYS = {
+    "AUTHMODE": "auth_mode",
+    "GUIDINTERVAL": "guid_interval_ms",
+    "GUIDTIMEOUT": "guid_timeout_ms",
+    "IF_ENABLE_AGENT_SELFRECORD": "selfrecord",
+    "MAPPINGDISK": "mapping_disk",
+    "poll_hold": "poll_hold",
+    "heartbeat_timeout": "heartbeat_timeout",
+    "signin_delay": "signin_delay",
+}
+
+
+def _yaml_bool(value: Any) -> Any:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+@dataclass
+class FileConfig:
+    settings: dict[str, Any] = field(default_factory=dict)
+    agents: list[Any] | None = None
+
+
+def load_yaml(path: str | Path) -> FileConfig:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    result = FileConfig()
+    for key, value in data.items():
+        if key == "agents":
+            if not isinstance(value, list):
+                raise ConfigError("'agents' must be a list")
+            result.agents = value
+        elif key in _YAML_KEYS:
+            name = _YAML_KEYS[key]
+            result.settings[name] = _yaml_bool(value) if name == "selfrecord" else value
+        else:
+            raise ConfigError(f"{path}: unknown key {key!r}")
+    return result
+
+
+def build_roster(file_agents: list[Any] | None, ranges: str | None, password: str) -> dict[int, AgentSpec]:
+    """--agents wins over the file's agents, which win over the default roster."""
+    if ranges is not None:
+        return roster_from_ids(parse_agent_ranges(ranges), password)
+    if file_agents is not None:
+        specs = [_agent_from_yaml(item, password) for item in file_agents]
+        if not specs:
+            raise ConfigError("the agent roster is empty")
+        return {spec.agent_id: spec for spec in specs}
+    return roster_from_ids(parse_agent_ranges(DEFAULT_AGENTS), password)

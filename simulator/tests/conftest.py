@@ -1,0 +1,135 @@
+"""Start the real simulator in a subprocess and talk to it over real HTTP(S)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+SIM_ROOT = Path(__file__).resolve().parents[1]
+BASE = "/agentgateway/resource/"
+PASSWORD = "Demo-1234"
+
+
+class Sim:
+    def __init__(self, proc: subprocess.Popen[str], state: dict[str, Any], state_file: Path) -> None:
+        self.proc = proc
+        self.url: str = state["url"]
+        self.ca: str | None = state["ca"]
+        self.state_file = state_file
+
+    def client(self) -> Client:
+        return Client(self)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+
+def start_sim(tmp_path: Path, *args: str) -> Sim:
+    state_file = tmp_path / f"state-{time.monotonic_ns()}.json"
+    cmd = [sys.executable, "-m", "ccgw_sim", "--port", "0", "--state-file", str(state_file)]
+    cmd += ["--cert-dir", str(tmp_path / "certs"), *args]
+    env = {**os.environ, "PYTHONPATH": str(SIM_ROOT)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not state_file.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"simulator exited early: {proc.stderr.read() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("simulator did not start")
+        time.sleep(0.02)
+    return Sim(proc, json.loads(state_file.read_text()), state_file)
+
+
+class Client:
+    """requests.Session that keeps cookies and the current GUID per agent."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.http = requests.Session()
+        # REQUESTS_CA_BUNDLE in the environment would otherwise override session.verify.
+        self.http.trust_env = False
+        self.http.verify = sim.ca if sim.ca else True
+        self.guids: dict[int, str] = {}
+
+    def request(self, method: str, path: str, guid: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if guid is not None:
+            headers["Guid"] = guid
+        kwargs.setdefault("timeout", 15)
+        return self.http.request(method, self.sim.url + BASE + path, headers=headers, **kwargs)
+
+    def call(self, method: str, path: str, agent: int | None = None, **kwargs: Any) -> requests.Response:
+        """Gateway call with the agent's current GUID; follows Set-GUID like a real client."""
+        guid = kwargs.pop("guid", self.guids.get(agent) if agent is not None else None)
+        response = self.request(method, path, guid=guid, **kwargs)
+        if agent is not None and "Set-GUID" in response.headers:
+            self.guids[agent] = response.headers["Set-GUID"].split("=", 1)[1]
+        return response
+
+    def sign_in(self, agent: int, force: bool = False, **body: Any) -> requests.Response:
+        payload = {"password": PASSWORD, "phonenum": f"70{agent}", "status": 4, "releasephone": True}
+        payload.update(body)
+        path = f"onlineagent/{agent}" + ("/forcelogin" if force else "")
+        response = self.request("PUT", path, json=payload)
+        if "Set-GUID" in response.headers:
+            self.guids[agent] = response.headers["Set-GUID"].split("=", 1)[1]
+        return response
+
+    def ready(self, agent: int) -> None:
+        """Sign in and drain InService/Ready."""
+        assert self.sign_in(agent).json()["retcode"] == "0"
+        assert [e["eventType"] for e in self.drain(agent)] == ["AgentOther_InService", "AgentState_Ready"]
+
+    def poll(self, agent: int) -> requests.Response:
+        return self.call("GET", f"agentevent/{agent}", agent)
+
+    def drain(self, agent: int) -> list[dict[str, Any]]:
+        """Poll until the queue is empty (needs a short poll_hold)."""
+        events = []
+        while True:
+            body = self.poll(agent).json()
+            assert body["retcode"] == "0", body
+            if body["event"] is None:
+                return events
+            events.append(body["event"])
+
+    def record(self, agent: int, body: Any = None, **kwargs: Any) -> requests.Response:
+        if body is None:
+            body = {"mediaType": 5}
+        return self.call("PUT", f"recordplay/{agent}/record", agent, json=body, **kwargs)
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 15)
+        return self.http.request(method, self.sim.url + "/_sim/" + path, **kwargs)
+
+    def agent(self, agent: int) -> dict[str, Any]:
+        return self.admin("GET", f"agents/{agent}").json()
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    server = start_sim(tmp_path_factory.mktemp("sim"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(sim: Sim) -> Client:
+    """A fresh client against a freshly reset simulator with a short poll hold."""
+    c = sim.client()
+    response = c.admin("POST", "reset", json={"config": {"poll_hold": 0.1}})
+    assert response.json() == {"ok": True}
+    return c

@@ -1,0 +1,143 @@
+"""Command line, TLS, YAML config, state file, clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+from pathlib import Path
+
+import requests
+from conftest import PASSWORD, start_sim
+
+
+def test_https_start_state_file_and_clean_exit(tmp_path: Path) -> None:
+    sim = start_sim(tmp_path)
+    state = json.loads(sim.state_file.read_text())
+    assert state["url"].startswith("https://127.0.0.1:")
+    assert state["pid"] == sim.proc.pid
+    ca = Path(state["ca"])
+    assert ca.is_absolute() and ca == (tmp_path / "certs" / "ca.pem").resolve()
+    assert stat.S_IMODE(ca.stat().st_mode) == 0o644
+    port = state["url"].rsplit(":", 1)[1]
+    for host in ("127.0.0.1", "localhost"):
+        response = requests.get(f"https://{host}:{port}/_sim/config", verify=str(ca), timeout=5)
+        assert response.json()["auth_mode"] == 2
+    sim.proc.send_signal(signal.SIGTERM)
+    assert sim.proc.wait(timeout=10) == 0
+    out = sim.proc.stdout.read() if sim.proc.stdout else ""
+    assert f"CA certificate: {ca}" in out
+    assert f"CC-Gateway simulator listening on {state['url']}" in out
+    assert not sim.state_file.exists()
+
+
+def test_https_rejects_untrusted_client(tmp_path: Path) -> None:
+    sim = start_sim(tmp_path)
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        try:
+            session.get(sim.url + "/_sim/config", timeout=5)
+        except requests.exceptions.SSLError:
+            pass
+        else:
+            raise AssertionError("the simulator certificate must not be publicly trusted")
+    finally:
+        assert sim.stop() == 0
+
+
+def test_http_yaml_config_and_flags_override(tmp_path: Path) -> None:
+    config = tmp_path / "sim.yml"
+    config.write_text(
+        "AUTHMODE: 1\n"
+        "GUIDINTERVAL: 5000\n"
+        "GUIDTIMEOUT: 9000\n"
+        "IF_ENABLE_AGENT_SELFRECORD: false\n"
+        "MAPPINGDISK: Z\n"
+        "poll_hold: 0.3\n"
+        "heartbeat_timeout: 50\n"
+        "signin_delay: 0\n"
+        "agents:\n"
+        "  - {id: 4001, password: secret, phone: '5551', vdn: 7}\n"
+        "  - {id: 4002, inspector_mode: listen}\n"
+    )
+    sim = start_sim(
+        tmp_path, "--http", "--config", str(config), "--guid-timeout", "7000", "--password", "pw2"
+    )
+    try:
+        assert sim.url.startswith("http://") and sim.ca is None
+        client = sim.client()
+        assert client.admin("GET", "config").json() == {
+            "auth_mode": 1,
+            "guid_interval_ms": 5000,
+            "guid_timeout_ms": 7000,
+            "selfrecord": False,
+            "mapping_disk": "Z",
+            "poll_hold": 0.3,
+            "heartbeat_timeout": 50.0,
+            "signin_delay": 0.0,
+        }
+        assert client.sign_in(186).json()["retcode"] == "100-004"
+        body = client.request(
+            "PUT", "onlineagent/4001", json={"password": "secret", "phonenum": "5551"}
+        ).json()
+        assert body["retcode"] == "0" and body["result"]["vdnid"] == 7
+        assert client.record(4001).json()["retcode"] == "000-003"
+        assert client.agent(4002)["inspector_mode"] == "listen"
+        ok = client.request("PUT", "onlineagent/4002", json={"password": "pw2", "phonenum": "704002"}).json()
+        assert ok["retcode"] == "0"
+    finally:
+        assert sim.stop() == 0
+
+
+def test_cli_flags(tmp_path: Path) -> None:
+    sim = start_sim(
+        tmp_path,
+        "--http",
+        "--auth-mode",
+        "1",
+        "--guid-interval",
+        "1000",
+        "--poll-hold",
+        "0.5",
+        "--heartbeat-timeout",
+        "30",
+        "--no-selfrecord",
+        "--mapping-disk",
+        "x",
+        "--agents",
+        "300-302,59999",
+        "--signin-delay",
+        "0.1",
+    )
+    try:
+        client = sim.client()
+        config = client.admin("GET", "config").json()
+        assert config["auth_mode"] == 1 and config["guid_interval_ms"] == 1000
+        assert config["poll_hold"] == 0.5 and config["heartbeat_timeout"] == 30.0
+        assert config["selfrecord"] is False and config["mapping_disk"] == "X"
+        assert config["signin_delay"] == 0.1
+        agents = [a["agent_id"] for a in client.admin("GET", "agents").json()["agents"]]
+        assert agents == [300, 301, 302, 59999]
+        assert client.sign_in(59999).json()["retcode"] == "0"
+        assert client.sign_in(186, password=PASSWORD).json()["retcode"] == "100-004"
+    finally:
+        assert sim.stop() == 0
+
+
+def test_bad_config_exits_with_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import SIM_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(SIM_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "ccgw_sim", "--agents", "50-60"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 2 and "agent range" in result.stderr
