@@ -25,8 +25,8 @@ options:
   ca_path:
     description:
       - Path of a PEM bundle of the CA certificates that may sign the gateway's certificate.
-      - Without it the certificate is checked against the bundle of the Python C(certifi) package,
-        not the system store.
+      - Without it the certificate is checked against the bundle named by E(REQUESTS_CA_BUNDLE), or else
+        the bundle of the Python C(certifi) package, not the system store.
       - If not set, the value of the E(CC_GATEWAY_CA_PATH) environment variable is used.
     type: path
   client_cert:

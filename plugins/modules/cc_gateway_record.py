@@ -27,11 +27,12 @@ description:
   - O(state=stopped) needs a session (O(guid) or a stored one); without one it changes nothing and warns,
     since an agent that is not signed in has no recording.
 author:
-  - cec.cc_gateway maintainers
+  - cec.cc_gateway maintainers (@cec-collections)
 requirements:
   - requests
   - jsonschema
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - cec.cc_gateway.connection
   - cec.cc_gateway.agent
   - cec.cc_gateway.attributes
@@ -46,6 +47,7 @@ attributes:
     details:
       - Shows the recording state (V(started) or V(stopped)) and task id before and after.
   platform:
+    support: full
     platforms: posix
 options:
   state:
@@ -79,7 +81,7 @@ options:
     description:
       - Path of the recording file on the gateway side, at most 100 characters, for example
         V(Y:/15/0/20201119/186/142702.V3).
-      - When omitted (or empty) the gateway names the file C(<drive>:\\<VDN>\\5\\<YYYYMMDD>\\<workno>\\<name>.V3),
+      - When omitted (or empty) the gateway names the file C(<drive>:\<VDN>\5\<YYYYMMDD>\<workno>\<name>.V3),
         the drive coming from its C(MAPPINGDISK) setting.
     type: str
 seealso:
