@@ -7,6 +7,8 @@ CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
 CC_GATEWAY_SESSION_DIR=$(mktemp -d)
 export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR
 trap 'rm -rf "$CC_GATEWAY_SESSION_DIR"' EXIT
+# Agents the other targets left signed in would answer the examples' sign-ins with 100-002.
+curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
 for playbook in start_recording recording_options connection_options session_options; do
   echo "== cec.cc_gateway.$playbook"
   ansible-playbook "cec.cc_gateway.$playbook" "$@"
