@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Run every kind of task at -vvv with a log file, then look for each secret everywhere.
+# (Not with ANSIBLE_DEBUG: ansible-core's own debug output prints the arguments of every module it ships,
+# no_log or not.)
+set -euo pipefail
+config=../../integration_config.yml
+CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
+CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR=$work/sessions
+password=Demo-1234
+wrong_password=Wrong-Pass-4321
+
+curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
+# A session signed in outside the collection, whose GUID is handed to the module.
+hand_guid=$(curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X PUT -D - -o /dev/null \
+  -H 'Content-Type: application/json' -d "{\"password\": \"$password\", \"phonenum\": \"70101\"}" \
+  "$CC_GATEWAY_URL/agentgateway/resource/onlineagent/101" | sed -n 's/^[Ss]et-[Gg][Uu][Ii][Dd]: JSESSIONID=//p' | tr -d '\r')
+[ -n "$hand_guid" ] || { echo "no GUID from the hand sign-in"; exit 1; }
+
+ANSIBLE_LOG_PATH=$work/ansible.log ANSIBLE_NOCOLOR=1 \
+  ansible-playbook -vvv playbook.yml \
+  -e "agent_password=$password" -e "wrong_password=$wrong_password" -e "hand_guid=$hand_guid" \
+  >"$work/stdout" 2>"$work/stderr"
+
+# The GUIDs the module obtained itself are in its session store, and nowhere else.
+stored_guids=$(python -c '
+import glob, json, sys
+for path in glob.glob(sys.argv[1] + "/*.json"):
+    print(json.load(open(path))["guid"])
+' "$CC_GATEWAY_SESSION_DIR")
+[ -n "$stored_guids" ] || { echo "the module stored no session: the test would prove nothing"; exit 1; }
+grep -q "Sign in and start" "$work/stdout" || { echo "the playbook did not run"; exit 1; }
+[ -s "$work/ansible.log" ] || { echo "no log was written"; exit 1; }
+
+leaks=0
+for secret in "$password" "$wrong_password" "$hand_guid" $stored_guids; do
+  for file in stdout stderr ansible.log; do
+    if grep -qF -- "$secret" "$work/$file"; then
+      echo "LEAK: a secret (${#secret} characters) appears in $file"
+      leaks=1
+    fi
+  done
+done
+[ "$leaks" = 0 ] || exit 1
+echo "no password or GUID in $(wc -c <"$work/stdout") bytes of stdout, $(wc -c <"$work/stderr") of stderr, $(wc -c <"$work/ansible.log") of log"
