@@ -10,8 +10,8 @@ options:
   agent_id:
     description:
       - Agent ID (work number) on the gateway, from 101 to 59999.
+      - Required unless the module's batch option O(agents) lists the agents instead.
     type: int
-    required: true
   password:
     description:
       - The agent's sign-in password.
@@ -35,6 +35,12 @@ options:
       - V(false) fails the task and says so; V(true) signs in forcibly, which ends the other session.
     type: bool
     default: false
+  max_concurrency:
+    description:
+      - With O(agents), how many agents are worked on at once (threads, and HTTP connections in the pool).
+      - Requests for one agent are always sent one after the other.
+    type: int
+    default: 20
   session_dir:
     description:
       - Directory of the session store on the host that runs the task, where GUIDs of sessions the

@@ -92,18 +92,13 @@ def guid_from_header(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-class GatewayClient:
-    """One agent's conversation with one gateway: keeps the current GUID and the cookies."""
+_SHARED_ADAPTERS: dict[int, Any] = {}
 
-    def __init__(self, settings: ConnectionSettings, agent_id: int, http: Any = None) -> None:
-        self.settings = settings
-        self.agent_id = agent_id
-        self.guid: str | None = None
-        self.http = http if http is not None else self._new_http_session()
 
-    @staticmethod
-    def _new_http_session() -> Any:
-        http = requests.Session()
+def shared_adapter(pool_size: int = 10) -> Any:
+    """One connection pool per process and size, so loop items and batch agents reuse connections."""
+    adapter = _SHARED_ADAPTERS.get(pool_size)
+    if adapter is None:
         retry = Retry(
             total=CONNECT_RETRIES,
             connect=CONNECT_RETRIES,
@@ -115,10 +110,28 @@ class GatewayClient:
             allowed_methods=None,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        http.mount("https://", adapter)
-        http.mount("http://", adapter)
-        return http
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+        _SHARED_ADAPTERS[pool_size] = adapter
+    return adapter
+
+
+def new_http_session(pool_size: int = 10) -> Any:
+    """A requests session of one agent (its own cookies) on the shared connection pool."""
+    http = requests.Session()
+    adapter = shared_adapter(pool_size)
+    http.mount("https://", adapter)
+    http.mount("http://", adapter)
+    return http
+
+
+class GatewayClient:
+    """One agent's conversation with one gateway: keeps the current GUID and the cookies."""
+
+    def __init__(self, settings: ConnectionSettings, agent_id: int, http: Any = None) -> None:
+        self.settings = settings
+        self.agent_id = agent_id
+        self.guid: str | None = None
+        self.http = http if http is not None else new_http_session()
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node
 

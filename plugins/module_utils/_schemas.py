@@ -157,9 +157,14 @@ def _describe(error: Any, prefix: str) -> str:
     return f"{field}: {error.message}"
 
 
+_VALIDATORS: dict[int, Any] = {}
+
+
 def check(document: Any, schema: dict[str, Any], prefix: str = "") -> None:
     """Raise SchemaViolation naming every field of document that breaks schema."""
-    validator = Draft202012Validator(schema)
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:
+        validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(document), key=lambda err: list(err.absolute_path))
     if errors:
         raise SchemaViolation("; ".join(_describe(err, prefix) for err in errors))

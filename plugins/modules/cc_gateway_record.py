@@ -77,6 +77,33 @@ options:
     type: str
     choices: [default, 24k_vox, 32k_vox, 64k_alaw]
     default: default
+  agents:
+    description:
+      - The batch form. Several agents in one task, worked on concurrently (see O(max_concurrency)); the
+        task's other options apply to every agent.
+      - Mutually exclusive with O(agent_id). O(password) of the task is used for entries without one;
+        O(phone_number), O(guid) and O(file_name) belong to one agent and are given per entry.
+      - Returns RV(results), one per agent in the order given, and fails, after working on every agent,
+        if any agent failed.
+    type: list
+    elements: dict
+    suboptions:
+      agent_id:
+        description: Agent ID, from 101 to 59999. Each agent may be listed once.
+        type: int
+        required: true
+      password:
+        description: The agent's sign-in password.
+        type: str
+      phone_number:
+        description: The softphone number bound to the agent.
+        type: str
+      guid:
+        description: GUID of an existing session of the agent (secret).
+        type: str
+      file_name:
+        description: Path of this agent's recording file, at most 100 characters.
+        type: str
   file_name:
     description:
       - Path of the recording file on the gateway side, at most 100 characters, for example
@@ -127,6 +154,17 @@ EXAMPLES = r"""
     gateway_url: https://cc-gateway.example.com:8043
     agent_id: 186
     guid: "{{ agent_guid }}"
+
+- name: Start many agents in one task, 50 at a time (one result per agent in campaign.results)
+  cec.cc_gateway.cc_gateway_record:
+    gateway_url: https://cc-gateway.example.com:8043
+    password: "{{ agent_password }}"
+    max_concurrency: 50
+    agents:
+      - {agent_id: 101, phone_number: "70101"}
+      - {agent_id: 102, phone_number: "70102", file_name: Y:/1/5/20261125/102/campaign.V3}
+      - {agent_id: 103, phone_number: "70103", password: "{{ other_password }}"}
+  register: campaign
 
 - name: Set the connection once for every module of the collection
   module_defaults:
@@ -179,6 +217,15 @@ message:
   returned: always
   type: str
   sample: Recording started (task 5086).
+results:
+  description:
+    - With O(agents), one entry per agent in the order given, each with C(agent_id), C(changed),
+      C(failed), C(task_id), C(state), C(file_name), C(retcode), C(message), and C(msg) when it failed.
+  returned: with O(agents)
+  type: list
+  elements: dict
+  sample: [{"agent_id": 186, "changed": true, "failed": false, "task_id": "5086", "state": "started",
+            "file_name": null, "retcode": "0", "message": "Recording started (task 5086)."}]
 ansible_facts:
   description: Facts set by the module.
   returned: always
@@ -187,53 +234,27 @@ ansible_facts:
     cc_gateway_record:
       description: The agent, its recording task id and state, for later plays.
       type: dict
-      returned: always
+      returned: without O(agents)
       sample: {"agent_id": 186, "task_id": "5086", "state": "started"}
+    cc_gateway_records:
+      description: With O(agents), C(agent_id), C(task_id) and C(state) of every agent that succeeded.
+      type: list
+      elements: dict
+      returned: with O(agents)
+      sample: [{"agent_id": 186, "task_id": "5086", "state": "started"}]
 """
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, record_spec
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import (
-    RecordingManager,
-    RecordRequest,
-    validate,
-)
-from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStoreError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record_task import RecordTask
 
 
 def main() -> None:
-    module = CCGatewayModule(
-        argument_spec={
-            "state": {"type": "str", "choices": ["started", "stopped"], "default": "started"},
-            "media_type": {"type": "int", "default": 5},
-            "record_mode": {"type": "str", "choices": ["overwrite", "append"], "default": "overwrite"},
-            "record_format": {
-                "type": "str",
-                "choices": ["default", "24k_vox", "32k_vox", "64k_alaw"],
-                "default": "default",
-            },
-            "file_name": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    request = RecordRequest.from_params(module.params)
-    try:
-        validate(request)
-    except SchemaViolation as exc:
-        module.fail_json(msg=str(exc), agent_id=request.agent_id)
-
-    manager = RecordingManager(
-        module.gateway_client(), module.session_store(), module.params["gateway_url"], module.check_mode
-    )
-    try:
-        result = manager.ensure(request)
-    except (GatewayError, SessionStoreError, SchemaViolation) as exc:
-        module.fail_json(msg=str(exc), agent_id=request.agent_id, state=request.state)
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
+    module = CCGatewayModule(argument_spec=record_spec(), supports_check_mode=True, **ONE_AGENT_OR_MANY)
+    result = RecordTask(module.params, module.check_mode, module._diff).run()
+    if result.get("failed"):
+        result.pop("failed")
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run every kind of task at -vvv with a log file, then look for each secret everywhere.
-# (Not with ANSIBLE_DEBUG: ansible-core's own debug output prints the arguments of every module it ships,
-# no_log or not.)
+# Run every kind of task at -vvv with ANSIBLE_DEBUG and a log file, then look for each secret everywhere.
+# The tasks run on the controller (the action plugins). A module shipped to a remote host is another matter
+# under ANSIBLE_DEBUG: ansible-core's own debug line prints the arguments of every module it ships.
 set -euo pipefail
 config=../../integration_config.yml
 CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
@@ -19,7 +19,7 @@ hand_guid=$(curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X 
   "$CC_GATEWAY_URL/agentgateway/resource/onlineagent/101" | sed -n 's/^[Ss]et-[Gg][Uu][Ii][Dd]: JSESSIONID=//p' | tr -d '\r')
 [ -n "$hand_guid" ] || { echo "no GUID from the hand sign-in"; exit 1; }
 
-ANSIBLE_LOG_PATH=$work/ansible.log ANSIBLE_NOCOLOR=1 \
+ANSIBLE_DEBUG=1 ANSIBLE_LOG_PATH=$work/ansible.log ANSIBLE_NOCOLOR=1 \
   ansible-playbook -vvv playbook.yml \
   -e "agent_password=$password" -e "wrong_password=$wrong_password" -e "hand_guid=$hand_guid" \
   >"$work/stdout" 2>"$work/stderr"

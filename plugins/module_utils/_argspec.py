@@ -1,0 +1,69 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by the modules and their controller-side action plugins (docs: doc_fragments/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.module_utils.common.parameters import env_fallback
+
+CONNECTION: dict[str, dict[str, Any]] = {
+    "gateway_url": {"type": "str", "required": True, "fallback": (env_fallback, ["CC_GATEWAY_URL"])},
+    "validate_certs": {
+        "type": "bool",
+        "default": True,
+        "fallback": (env_fallback, ["CC_GATEWAY_VALIDATE_CERTS"]),
+    },
+    "ca_path": {"type": "path", "fallback": (env_fallback, ["CC_GATEWAY_CA_PATH"])},
+    "client_cert": {"type": "path"},
+    "client_key": {"type": "path", "no_log": False},
+    "timeout": {"type": "float", "default": 30},
+}
+
+AGENT: dict[str, dict[str, Any]] = {
+    "agent_id": {"type": "int"},
+    "password": {"type": "str", "no_log": True},
+    "phone_number": {"type": "str"},
+    "guid": {"type": "str", "no_log": True},
+    "force_login": {"type": "bool", "default": False},
+    "session_dir": {"type": "path", "fallback": (env_fallback, ["CC_GATEWAY_SESSION_DIR"])},
+    "max_concurrency": {"type": "int", "default": 20},
+}
+
+# What one entry of the batch option `agents` may set for its agent.
+BATCH_AGENT_OPTIONS: dict[str, dict[str, Any]] = {
+    "agent_id": {"type": "int", "required": True},
+    "password": {"type": "str", "no_log": True},
+    "phone_number": {"type": "str"},
+    "guid": {"type": "str", "no_log": True},
+}
+
+RECORDING: dict[str, dict[str, Any]] = {
+    "state": {"type": "str", "choices": ["started", "stopped"], "default": "started"},
+    "media_type": {"type": "int", "default": 5},
+    "record_mode": {"type": "str", "choices": ["overwrite", "append"], "default": "overwrite"},
+    "record_format": {
+        "type": "str",
+        "choices": ["default", "24k_vox", "32k_vox", "64k_alaw"],
+        "default": "default",
+    },
+    "file_name": {"type": "str"},
+}
+
+ONE_AGENT_OR_MANY: dict[str, list[list[str]]] = {
+    "mutually_exclusive": [["agent_id", "agents"]],
+    "required_one_of": [["agent_id", "agents"]],
+}
+
+
+def record_spec() -> dict[str, Any]:
+    """argument_spec of cc_gateway_record, with the batch form `agents`."""
+    agents_entry = dict(BATCH_AGENT_OPTIONS)
+    agents_entry["file_name"] = {"type": "str"}
+    spec: dict[str, Any] = {}
+    spec.update(CONNECTION)
+    spec.update(AGENT)
+    spec.update(RECORDING)
+    spec["agents"] = {"type": "list", "elements": "dict", "options": agents_entry}
+    return spec

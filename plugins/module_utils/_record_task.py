@@ -1,0 +1,160 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One cc_gateway_record task, for one agent or a batch, wherever it runs (module or action plugin)."""
+
+from __future__ import annotations
+
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+    ConnectionSettings,
+    GatewayClient,
+    GatewayError,
+    new_http_session,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import (
+    RecordingManager,
+    RecordRequest,
+    validate,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+    SessionStore,
+    SessionStoreError,
+)
+
+PER_AGENT_KEYS = ("agent_id", "password", "phone_number", "guid", "file_name")
+# A batch entry without its own password uses the task's; the other per-agent values belong to one agent.
+INHERITED_KEYS = ("password",)
+
+
+def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
+    return ConnectionSettings(
+        gateway_url=params["gateway_url"],
+        validate_certs=params["validate_certs"],
+        ca_path=params.get("ca_path"),
+        client_cert=params.get("client_cert"),
+        client_key=params.get("client_key"),
+        timeout=params["timeout"],
+    )
+
+
+def record_requests(params: dict[str, Any]) -> list[RecordRequest]:
+    """The task's agents as requests; a batch entry's own values win over the task's."""
+    if not params.get("agents"):
+        return [RecordRequest.from_params(params)]
+    shared = {key: value for key, value in params.items() if key not in PER_AGENT_KEYS and key != "agents"}
+    requests = []
+    for entry in params["agents"]:
+        merged = dict(shared)
+        for key in PER_AGENT_KEYS:
+            own = entry.get(key)
+            merged[key] = own if own is not None else params.get(key) if key in INHERITED_KEYS else None
+        requests.append(RecordRequest.from_params(merged))
+    return requests
+
+
+def validation_errors(params: dict[str, Any], requests: list[RecordRequest], batch: bool) -> list[str]:
+    """Every schema violation of every agent, before anything is sent."""
+    errors = []
+    if batch:
+        errors.extend(
+            f"{key}: belongs to one agent; with agents, give it in each entry of agents"
+            for key in PER_AGENT_KEYS
+            if key not in INHERITED_KEYS and params.get(key) is not None
+        )
+    seen: set[int] = set()
+    for index, request in enumerate(requests):
+        try:
+            validate(request)
+        except SchemaViolation as exc:
+            errors.append(f"agents[{index}]: {exc}" if batch else str(exc))
+        if request.agent_id in seen:
+            errors.append(f"agents[{index}]: agent {request.agent_id} is listed twice; list each agent once")
+        seen.add(request.agent_id)
+    return errors
+
+
+class RecordTask:
+    def __init__(self, params: dict[str, Any], check_mode: bool, diff: bool) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self.settings = connection_settings(params)
+        self.store = SessionStore(params.get("session_dir"))
+        self.pool_size = max(1, params.get("max_concurrency") or 1)
+
+    def _one(self, request: RecordRequest) -> dict[str, Any]:
+        client = GatewayClient(self.settings, request.agent_id, http=new_http_session(self.pool_size))
+        manager = RecordingManager(client, self.store, self.params["gateway_url"], self.check_mode)
+        try:
+            return manager.ensure(request)
+        except (GatewayError, SessionStoreError, SchemaViolation) as exc:
+            return {"failed": True, "changed": False, "msg": str(exc), "agent_id": request.agent_id}
+        except Exception as exc:  # a bug: report it for this agent instead of losing the whole batch
+            return {
+                "failed": True,
+                "changed": False,
+                "msg": f"Unexpected {type(exc).__name__} for agent {request.agent_id}: {exc}",
+                "exception": traceback.format_exc(),
+                "agent_id": request.agent_id,
+            }
+
+    def run(self) -> dict[str, Any]:
+        batch = bool(self.params.get("agents"))
+        requests = record_requests(self.params)
+        errors = validation_errors(self.params, requests, batch)
+        if errors:
+            return {"failed": True, "changed": False, "msg": "; ".join(errors)}
+        if not batch:
+            result = self._one(requests[0])
+            result["state"] = requests[0].state
+            if not self.diff:
+                result.pop("diff", None)
+            return result
+        return self._run_batch(requests)
+
+    def _run_batch(self, requests: list[RecordRequest]) -> dict[str, Any]:
+        workers = min(self.pool_size, len(requests))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cc_gateway") as pool:
+            outcomes = list(pool.map(self._one, requests))
+        results = []
+        warnings = []
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for request, outcome in zip(requests, outcomes):
+            outcome.pop("ansible_facts", None)
+            warnings.extend(outcome.pop("warnings", []))
+            difference = outcome.pop("diff", None)
+            if difference:
+                before[str(request.agent_id)] = difference["before"]
+                after[str(request.agent_id)] = difference["after"]
+            outcome.setdefault("failed", False)
+            outcome["state"] = request.state
+            results.append(outcome)
+        failed = [item for item in results if item["failed"]]
+        summary: dict[str, Any] = {
+            "changed": any(item["changed"] for item in results),
+            "results": results,
+            "ansible_facts": {
+                "cc_gateway_records": [
+                    {"agent_id": item["agent_id"], "task_id": item.get("task_id"), "state": item["state"]}
+                    for item in results
+                    if not item["failed"]
+                ]
+            },
+        }
+        if self.diff:
+            summary["diff"] = {"before": before, "after": after}
+        if warnings:
+            summary["warnings"] = warnings
+        if failed:
+            summary["failed"] = True
+            details = "; ".join(f"agent {item['agent_id']}: {item['msg']}" for item in failed[:20])
+            more = f" (and {len(failed) - 20} more)" if len(failed) > 20 else ""
+            summary["msg"] = f"{len(failed)} of {len(results)} agents failed: {details}{more}"
+        else:
+            summary["msg"] = f"{len(results)} agents: {sum(item['changed'] for item in results)} changed"
+        return summary
