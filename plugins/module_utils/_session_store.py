@@ -3,7 +3,8 @@
 """Per-user store of agent sessions (GUID, cookies, recording task) on the machine that runs the tasks.
 
 One JSON file per gateway and agent, in a directory only its owner may read. Writes are atomic
-(temporary file + rename; no fsync: a session lost to a power cut costs one sign-in, not correctness) and an exclusive lock per agent keeps two tasks from acting on one agent at once.
+(temporary file + rename; no fsync: a session lost to a power cut costs one sign-in, not correctness)
+and an exclusive lock per agent keeps two tasks from acting on one agent at once.
 """
 
 from __future__ import annotations
