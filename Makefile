@@ -9,12 +9,14 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/simulator
 export ANSIBLE_COLLECTIONS_PATH := $(WORK)
 
-.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench test demo simulator collection build clean schemas
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench test demo simulator collection build clean schemas
 
 help:
 	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
 	@echo "make test       lint, simulator tests, ansible-test sanity + units + integration"
 	@echo "make simulator  run the CC-Gateway simulator in the foreground (SIM_ARGS=... for options)"
+	@echo "make bench      campaign benchmark: uri vs loop vs batch vs raw requests (BENCH_ARGS=...)"
+	@echo "make sim-bench  simulator benchmark: 1,000 long-polls, start-recording requests per second"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +56,9 @@ integration: collection
 
 test: ruff sim-test sanity units integration ansible-lint
 	@echo "make test: all checks passed"
+
+bench: collection
+	python benchmarks/bench_campaign.py $(BENCH_ARGS)
 
 sim-bench: venv
 	python simulator/bench/bench_sim.py

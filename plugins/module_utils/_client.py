@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
@@ -75,7 +77,10 @@ class ConnectionSettings:
     def verify(self) -> bool | str:
         if not self.validate_certs:
             return False
-        return self.ca_path or True
+        # What requests would take from the environment with trust_env, read once instead of per request.
+        return (
+            self.ca_path or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
 
     @property
     def cert(self) -> str | tuple[str, str] | None:
@@ -115,9 +120,20 @@ def shared_adapter(pool_size: int = 10) -> Any:
     return adapter
 
 
+@lru_cache(maxsize=16)
+def environment_proxies(url: str) -> dict[str, str]:
+    """Proxies for url from HTTPS_PROXY/NO_PROXY and friends, as requests would find them per request."""
+    return requests.utils.get_environ_proxies(url)
+
+
 def new_http_session(pool_size: int = 10) -> Any:
-    """A requests session of one agent (its own cookies) on the shared connection pool."""
+    """A requests session of one agent (its own cookies) on the shared connection pool.
+
+    trust_env is off because requests would scan the whole environment on every request; the client
+    passes what it would have found (proxies, CA bundle) itself.
+    """
     http = requests.Session()
+    http.trust_env = False
     adapter = shared_adapter(pool_size)
     http.mount("https://", adapter)
     http.mount("http://", adapter)
@@ -165,6 +181,7 @@ class GatewayClient:
                 timeout=self.settings.timeout,
                 verify=self.settings.verify,
                 cert=self.settings.cert,
+                proxies=environment_proxies(self.settings.base_url),
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,7 @@ class RecordingManager:
         self.gateway_url = gateway_url
         self.check_mode = check_mode
         self.session: dict[str, Any] = {}
+        self._stored: dict[str, Any] = {}
         self.warnings: list[str] = []
 
     # -- session handling
@@ -92,19 +94,19 @@ class RecordingManager:
             # A session the user handed in: what the store knew belongs to another session.
             stored = {"guid": request.guid, "signed_in_by": "user"}
         self.session = stored
+        self._stored = copy.deepcopy(stored)
         self.client.guid = stored.get("guid")
         self.client.import_cookies(stored.get("cookies", []))
 
-    def _save_session(self, request: RecordRequest) -> None:
-        if self.session.get("signed_in_by") == "user":
+    def _persist(self, request: RecordRequest) -> None:
+        """Write the session back once, at the end, if anything about it changed (GUID, cookies, task)."""
+        if self.check_mode or self.session.get("signed_in_by") == "user" or not self.session.get("guid"):
             # Only sessions this collection signed in are kept; a handed-in GUID stays the user's.
-            return
-        if not self.session.get("guid"):
-            self.store.delete(self.gateway_url, request.agent_id)
             return
         self.session["guid"] = self.client.guid
         self.session["cookies"] = self.client.export_cookies()
-        self.store.save(self.gateway_url, request.agent_id, self.session)
+        if self.session != self._stored:
+            self.store.save(self.gateway_url, request.agent_id, self.session)
 
     def _can_sign_in(self, request: RecordRequest) -> bool:
         return request.password is not None and bool(request.phone_number)
@@ -128,7 +130,6 @@ class RecordingManager:
                 ) from None
             self.client.sign_in(request.password or "", request.phone_number or "", force=True)
         self.session = {"guid": self.client.guid, "signed_in_by": "module", "signed_in_at": time.time()}
-        self._save_session(request)
 
     def _session_alive(self) -> bool:
         """Ask the gateway (read-only) whether the held GUID still opens the agent's session."""
@@ -189,9 +190,12 @@ class RecordingManager:
     def ensure(self, request: RecordRequest) -> dict[str, Any]:
         with self.store.locked(self.gateway_url, request.agent_id):
             self._load_session(request)
-            if request.state == "started":
-                return self._ensure_started(request)
-            return self._ensure_stopped(request)
+            try:
+                if request.state == "started":
+                    return self._ensure_started(request)
+                return self._ensure_stopped(request)
+            finally:
+                self._persist(request)
 
     def _ensure_started(self, request: RecordRequest) -> dict[str, Any]:
         if self.session.get("guid") and not self._session_alive():
@@ -233,7 +237,6 @@ class RecordingManager:
             task_id = self.client.start_recording(request.record_body())
         except RetcodeError as exc:
             if exc.retcode == retcodes.ALREADY_RECORDING:
-                self._save_session(request)
                 return self._result(
                     request,
                     False,
@@ -260,7 +263,6 @@ class RecordingManager:
             "record_format": request.record_format,
             "started_at": time.time(),
         }
-        self._save_session(request)
         return self._result(
             request, True, before, retcode=retcodes.SUCCESS, message=f"Recording started (task {task_id})."
         )
@@ -300,10 +302,8 @@ class RecordingManager:
             if exc.retcode != retcodes.NO_RECORDING_TASK:
                 raise
             self.session.pop("recording", None)
-            self._save_session(request)
             return self._result(request, False, before, retcode=exc.retcode, message=str(exc))
         self.session.pop("recording", None)
-        self._save_session(request)
         return self._result(
             request,
             True,

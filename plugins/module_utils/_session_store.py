@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Per-user store of agent sessions (GUID, cookies, recording task) on the machine that runs the tasks.
 
-One JSON file per gateway and agent, in a directory only its owner may read. Writes are atomic
-(temporary file + rename; no fsync: a session lost to a power cut costs one sign-in, not correctness)
-and an exclusive lock per agent keeps two tasks from acting on one agent at once.
+One JSON file per gateway and agent, in a directory only its owner may read. A file is never seen half
+written: it is written under a temporary name, then the old one is removed and the new one renamed into
+place (no fsync, and no rename over the old file, which makes ext4 flush: each costs milliseconds per agent
+in a campaign, while a session lost to a crash costs one sign-in, never a second recording). An exclusive
+lock per agent keeps two tasks from acting on one agent at once; readers take it too.
 """
 
 from __future__ import annotations
@@ -94,7 +96,9 @@ class SessionStore:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(record, handle)
-            os.replace(temporary, target)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+            os.rename(temporary, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)

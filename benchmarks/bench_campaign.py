@@ -1,0 +1,291 @@
+"""Campaign benchmark: sign N agents in and start their recordings, four ways, side by side.
+
+  1. ansible.builtin.uri, two looped tasks (sign in, record) — what users write today (N=20 only: slow);
+  2. cec.cc_gateway.cc_gateway_record in a loop: over agents;
+  3. cec.cc_gateway.cc_gateway_record batch form (agents: [...], max_concurrency);
+  4. a raw requests script doing the same HTTP requests with the same concurrency — the floor.
+
+It starts its own simulator (HTTPS on 127.0.0.1, a free port), resets it between runs, and checks through
+the simulator's admin API that every agent really records once. Task time is the wall time of
+ansible-playbook minus that of a playbook with one no-op task (start-up and parsing). The peak RSS of the
+controller is the largest ansible-playbook process (main or worker). Run it with `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Demo-1234"
+FIRST_AGENT = 1001
+
+
+def start_simulator(work: Path, agents: int) -> tuple[subprocess.Popen[bytes], str, str]:
+    state = work / "sim.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ccgw_sim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--cert-dir",
+            str(work),
+            "--state-file",
+            str(state),
+            "--agents",
+            f"{FIRST_AGENT}-{FIRST_AGENT + agents - 1}",
+            "--heartbeat-timeout",
+            "3600",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "simulator")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not state.exists() or not state.stat().st_size:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the simulator did not start")
+        time.sleep(0.05)
+    info = json.loads(state.read_text())
+    return process, info["url"], info["ca"]
+
+
+class Admin:
+    def __init__(self, url: str, ca: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.verify = ca
+
+    def reset(self) -> None:
+        self.http.post(f"{self.url}/_sim/reset", json={}, timeout=30).raise_for_status()
+
+    def recordings(self) -> list[dict]:
+        return self.http.get(f"{self.url}/_sim/recordings", timeout=30).json()["recordings"]
+
+
+def agents(count: int) -> list[int]:
+    return list(range(FIRST_AGENT, FIRST_AGENT + count))
+
+
+PLAY_HEAD = """---
+- name: Benchmark
+  hosts: localhost
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+"""
+
+NOOP = (
+    PLAY_HEAD
+    + """    - name: Nothing
+      ansible.builtin.debug:
+        msg: start-up only
+"""
+)
+
+URI = (
+    PLAY_HEAD
+    + """    - name: Sign in
+      ansible.builtin.uri:
+        url: "{{ url }}/agentgateway/resource/onlineagent/{{ item }}"
+        method: PUT
+        ca_path: "{{ ca }}"
+        body_format: json
+        body: {"password": "{{ password }}", "phonenum": "70{{ item }}"}
+      loop: "{{ agent_ids }}"
+      register: signed_in
+    - name: Start recording
+      ansible.builtin.uri:
+        url: "{{ url }}/agentgateway/resource/recordplay/{{ item.item }}/record"
+        method: PUT
+        ca_path: "{{ ca }}"
+        headers:
+          Guid: "{{ item.set_guid | regex_replace('^JSESSIONID=', '') }}"
+        body_format: json
+        body: {"mediaType": 5}
+      loop: "{{ signed_in.results }}"
+      loop_control:
+        label: "{{ item.item }}"
+"""
+)
+
+LOOP = (
+    PLAY_HEAD
+    + """    - name: Sign in and start, one agent per loop item
+      cec.cc_gateway.cc_gateway_record:
+        gateway_url: "{{ url }}"
+        ca_path: "{{ ca }}"
+        agent_id: "{{ item }}"
+        password: "{{ password }}"
+        phone_number: "70{{ item }}"
+      loop: "{{ agent_ids }}"
+"""
+)
+
+BATCH = (
+    PLAY_HEAD
+    + """    - name: Sign in and start, all agents in one task
+      cec.cc_gateway.cc_gateway_record:
+        gateway_url: "{{ url }}"
+        ca_path: "{{ ca }}"
+        password: "{{ password }}"
+        max_concurrency: "{{ concurrency }}"
+        agents: "{{ batch }}"
+"""
+)
+
+
+def run_playbook(work: Path, name: str, text: str, extra: dict) -> tuple[float, float]:
+    """Run a playbook; return (wall seconds, peak RSS in MB of any of its processes)."""
+    playbook = work / f"{name}.yml"
+    playbook.write_text(text)
+    variables = work / f"{name}-vars.json"
+    variables.write_text(json.dumps(extra))
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".work"),
+        "CC_GATEWAY_SESSION_DIR": str(work / f"sessions-{name}-{time.monotonic_ns()}"),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+    }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    with open(work / f"{name}.log", "wb") as log:
+        done = subprocess.run(
+            ["ansible-playbook", str(playbook), "-e", f"@{variables}"], env=env, stdout=log, stderr=log
+        )
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed; see {work / (name + '.log')}")
+    # ru_maxrss of children is the largest single process so far; only a new maximum is attributable.
+    return wall, max(peak, before) / 1024
+
+
+def raw_floor(url: str, ca: str, ids: list[int], concurrency: int) -> float:
+    adapter = HTTPAdapter(pool_maxsize=concurrency)
+
+    def one(agent_id: int) -> None:
+        http = requests.Session()
+        http.trust_env = False
+        http.mount("https://", adapter)
+        base = f"{url}/agentgateway/resource"
+        signed = http.put(
+            f"{base}/onlineagent/{agent_id}",
+            json={"password": PASSWORD, "phonenum": f"70{agent_id}"},
+            verify=ca,
+            timeout=30,
+        )
+        guid = signed.headers["Set-GUID"].split("=", 1)[1]
+        answer = http.put(
+            f"{base}/recordplay/{agent_id}/record",
+            json={"mediaType": 5},
+            headers={"Guid": guid},
+            verify=ca,
+            timeout=30,
+        )
+        assert answer.json()["retcode"] == "0", answer.text
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, ids))
+    return time.perf_counter() - started
+
+
+def check_recording(admin: Admin, ids: list[int], label: str) -> None:
+    recordings = admin.recordings()
+    recording_agents = sorted(item["agent_id"] for item in recordings if item["ended_at"] is None)
+    if recording_agents != ids or len(recordings) != len(ids):
+        raise SystemExit(f"{label}: {len(recordings)} recordings for {len(ids)} agents — not one each")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="20,200,1000", help="agent counts, comma-separated")
+    parser.add_argument("--uri-max", type=int, default=20, help="largest N for the slow uri variant")
+    parser.add_argument("--concurrency", type=int, default=50, help="max_concurrency of batch and floor")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="cc-gateway-bench-") as tmp:
+        work = Path(tmp)
+        simulator, url, ca = start_simulator(work, max(sizes))
+        admin = Admin(url, ca)
+        try:
+            common = {"url": url, "ca": ca, "concurrency": args.concurrency, "password": PASSWORD}
+            startup, _ = run_playbook(work, "noop", NOOP, common)
+            print(f"ansible-playbook start-up (one no-op task): {startup:.2f} s; subtracted below\n")
+            header = (
+                f"{'N':>5}  {'variant':<28} {'wall s':>8} {'task s':>8} {'ms/agent':>9} {'peak RSS MB':>11}"
+            )
+            print(header)
+            print("-" * len(header))
+            rows: dict[tuple[int, str], float] = {}
+            for size in sizes:
+                ids = agents(size)
+                variables = {
+                    **common,
+                    "agent_ids": ids,
+                    "batch": [{"agent_id": agent_id, "phone_number": f"70{agent_id}"} for agent_id in ids],
+                }
+                variants = []
+                if size <= args.uri_max:
+                    variants.append(("uri (2 tasks)", URI))
+                variants += [("cc_gateway_record loop", LOOP), ("cc_gateway_record batch", BATCH)]
+                for label, text in variants:
+                    admin.reset()
+                    wall, rss = run_playbook(work, label.split()[0] + label.split()[-1], text, variables)
+                    check_recording(admin, ids, label)
+                    task = max(wall - startup, 0.001)
+                    rows[(size, label)] = task
+                    print(
+                        f"{size:>5}  {label:<28} {wall:>8.2f} {task:>8.2f} {1000 * task / size:>9.2f} {rss:>11.0f}"
+                    )
+                admin.reset()
+                floor = raw_floor(url, ca, ids, args.concurrency)
+                check_recording(admin, ids, "raw requests")
+                rows[(size, "raw requests floor")] = floor
+                print(
+                    f"{size:>5}  {'raw requests floor':<28} {floor:>8.2f} {floor:>8.2f} {1000 * floor / size:>9.2f} {'-':>11}"
+                )
+            print("\nRatios (per agent, task time):")
+            for size in sizes:
+                uri = rows.get((size, "uri (2 tasks)"))
+                loop = rows[(size, "cc_gateway_record loop")]
+                batch = rows[(size, "cc_gateway_record batch")]
+                floor = rows[(size, "raw requests floor")]
+                parts = [f"N={size}:"]
+                if uri:
+                    parts.append(
+                        f"uri/loop = {uri / loop:.1f}x (target >= 50x), uri/batch = {uri / batch:.0f}x;"
+                    )
+                parts.append(f"batch/floor = {batch / floor:.1f}x (target <= 5x)")
+                if size >= 1000:
+                    parts.append(f"; batch task time {batch:.2f} s (target < 3 s)")
+                print(" ".join(parts))
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
