@@ -5,7 +5,7 @@ import os
 import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(root, ".work"))
+sys.path.insert(0, os.environ.get("COLLECTIONS_ROOT", os.path.join(root, ".work")))
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas  # noqa: E402
 

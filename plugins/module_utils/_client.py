@@ -247,7 +247,7 @@ class GatewayClient:
             )
         try:
             envelope = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             snippet = response.text[:80]
             raise TransportError(
                 f"The answer to {target} is not JSON (starts with {snippet!r}).", request_sent=True
@@ -296,26 +296,30 @@ class GatewayClient:
         """PUT recordplay/{agentid}/record; return the recording task id as a string."""
         schemas.check(body, schemas.RECORD_REQUEST, prefix="request.")
         envelope = self.call("PUT", f"recordplay/{self.agent_id}/record", "start_recording", body)
-        envelope = self._checked(envelope, schemas.RECORD_RESPONSE, "start_recording")
-        return str(envelope["result"]["taskId"])
+        task_id = self._checked(envelope, schemas.RECORD_RESPONSE, "start_recording")["result"]["taskId"]
+        if not isinstance(task_id, (str, int)):
+            # JSON Schema counts 5086.0 as an integer; a task id is digits or an int, nothing else.
+            raise ResponseShapeError(
+                f"Unexpected answer to start_recording for agent {self.agent_id}: "
+                f"response.result.taskId: {task_id!r} is neither a string of digits nor an integer"
+            )
+        return str(task_id)
 
     def stop_recording(self) -> None:
         self.call("DELETE", f"recordplay/{self.agent_id}/stoprecord", "stop_recording")
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
-    """The chain of a requests/urllib3 exception, outermost first (they nest reasons in args or .reason)."""
+    """The chain of a requests/urllib3 exception, outermost first.
+
+    They nest their reasons in .reason, in args (beside strings) or as __cause__.
+    """
     chain = [exc]
     for _depth in range(10):
         current = chain[-1]
-        inner = getattr(current, "reason", None)
-        if (
-            not isinstance(inner, BaseException)
-            and current.args
-            and isinstance(current.args[0], BaseException)
-        ):
-            inner = current.args[0]
-        if not isinstance(inner, BaseException) or inner in chain:
+        candidates = [getattr(current, "reason", None), *current.args, current.__cause__, current.__context__]
+        inner = next((c for c in candidates if isinstance(c, BaseException) and c not in chain), None)
+        if inner is None:
             break
         chain.append(inner)
     return chain

@@ -76,7 +76,7 @@ RESPONSE_ENVELOPE: dict[str, Any] = {
     "type": "object",
     "required": ["retcode"],
     "properties": {
-        "retcode": {"type": "string", "pattern": "^(0|[0-9]{3}-[0-9]{3})$"},
+        "retcode": {"type": "string", "pattern": "^(0|[0-9]{3}-[0-9]{3})(?!\\n)$"},
         "message": {"type": ["string", "null"]},
     },
 }
@@ -93,7 +93,7 @@ RECORD_RESPONSE: dict[str, Any] = {
             "properties": {
                 "taskId": {
                     "anyOf": [
-                        {"type": "string", "pattern": "^[0-9]+$"},
+                        {"type": "string", "pattern": "^[0-9]+(?!\\n)$"},
                         {"type": "integer", "minimum": 0},
                     ]
                 }
