@@ -40,7 +40,7 @@ BATCH_AGENT_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 RECORDING: dict[str, dict[str, Any]] = {
-    "state": {"type": "str", "choices": ["started", "stopped"], "default": "started"},
+    "state": {"type": "str", "choices": ["started", "stopped", "paused"], "default": "started"},
     "media_type": {"type": "int", "default": 5},
     "record_mode": {"type": "str", "choices": ["overwrite", "append"], "default": "overwrite"},
     "record_format": {
@@ -49,6 +49,8 @@ RECORDING: dict[str, dict[str, Any]] = {
         "default": "default",
     },
     "file_name": {"type": "str"},
+    "wait": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "float", "default": 30},
 }
 
 ONE_AGENT_OR_MANY: dict[str, list[list[str]]] = {
@@ -66,4 +68,29 @@ def record_spec() -> dict[str, Any]:
     spec.update(AGENT)
     spec.update(RECORDING)
     spec["agents"] = {"type": "list", "elements": "dict", "options": agents_entry}
+    return spec
+
+
+def session_spec() -> dict[str, Any]:
+    """argument_spec of cc_gateway_session, with the batch form `agents`."""
+    spec: dict[str, Any] = {}
+    spec.update(CONNECTION)
+    spec.update(AGENT)
+    spec["state"] = {"type": "str", "choices": ["present", "absent"], "default": "present"}
+    spec["keepalive"] = {"type": "bool", "default": False}
+    spec["return_guid"] = {"type": "bool", "default": False}
+    spec["agents"] = {"type": "list", "elements": "dict", "options": dict(BATCH_AGENT_OPTIONS)}
+    return spec
+
+
+def event_info_spec() -> dict[str, Any]:
+    """argument_spec of cc_gateway_event_info."""
+    spec: dict[str, Any] = {}
+    spec.update(CONNECTION)
+    spec["agent_id"] = {"type": "int", "required": True}
+    spec["session_dir"] = AGENT["session_dir"]
+    spec["event_type"] = {"type": "list", "elements": "str"}
+    spec["since"] = {"type": "int"}
+    spec["wait_for"] = {"type": "str"}
+    spec["wait_timeout"] = {"type": "float", "default": 30}
     return spec

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,6 +26,8 @@ except ImportError as exc:  # pragma: no cover - exercised by the module's missi
 API_ROOT = "/agentgateway/resource/"
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 GUID_PREFIX = "JSESSIONID="
+# How much longer than timeout an event poll may take: the gateway holds polls that have no event.
+EVENT_POLL_HOLD = 15.0
 # Connection attempts that failed before anything was sent are the only ones retried.
 CONNECT_RETRIES = 2
 
@@ -87,6 +90,10 @@ class ConnectionSettings:
         if self.client_cert and self.client_key:
             return (self.client_cert, self.client_key)
         return self.client_cert
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def guid_from_header(value: str) -> str:
@@ -167,7 +174,9 @@ class GatewayClient:
     def _describe_target(self, method: str, path: str) -> str:
         return f"{method} {self.settings.gateway_url.rstrip('/')}{API_ROOT}{path}"
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool) -> Any:
+    def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool, hold: float = 0.0
+    ) -> Any:
         headers = {"Content-Type": JSON_CONTENT_TYPE, "Accept": "application/json"}
         if authenticated:
             headers["Guid"] = self.guid or ""
@@ -178,7 +187,7 @@ class GatewayClient:
                 self.settings.base_url + path,
                 json=body,
                 headers=headers,
-                timeout=self.settings.timeout,
+                timeout=(self.settings.timeout, self.settings.timeout + hold),
                 verify=self.settings.verify,
                 cert=self.settings.cert,
                 proxies=environment_proxies(self.settings.base_url),
@@ -232,9 +241,10 @@ class GatewayClient:
         operation: str,
         body: dict[str, Any] | None = None,
         authenticated: bool = True,
+        hold: float = 0.0,
     ) -> dict[str, Any]:
         """Send one request; return the parsed envelope of a retcode-0 answer, raise GatewayError otherwise."""
-        response = self._send(method, path, body, authenticated)
+        response = self._send(method, path, body, authenticated, hold)
         target = self._describe_target(method, path)
         set_guid = response.headers.get("Set-GUID")
         if set_guid:
@@ -307,6 +317,24 @@ class GatewayClient:
 
     def stop_recording(self) -> None:
         self.call("DELETE", f"recordplay/{self.agent_id}/stoprecord", "stop_recording")
+
+    def pause_recording(self) -> None:
+        self.call("POST", f"recordplay/{self.agent_id}/pauserecord", "pause_recording")
+
+    def resume_recording(self) -> None:
+        self.call("POST", f"recordplay/{self.agent_id}/resumerecord", "resume_recording")
+
+    def poll_event(self) -> dict[str, Any] | None:
+        """One event poll: the gateway answers at once with an event, or after holding about 10 s with none."""
+        envelope = self.call("GET", f"agentevent/{self.agent_id}", "poll_events", hold=EVENT_POLL_HOLD)
+        event = envelope.get("event")
+        if not isinstance(event, dict):
+            return None
+        return {
+            "event_type": event.get("eventType"),
+            "content": event.get("content"),
+            "received_at": now_ms(),
+        }
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

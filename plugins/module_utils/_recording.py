@@ -4,19 +4,15 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
-    GatewayClient,
-    GatewayError,
-    RetcodeError,
-)
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
+from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession
+from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError, now_ms
+from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask
 
 
 @dataclass
@@ -31,6 +27,8 @@ class RecordRequest:
     phone_number: str | None = None
     guid: str | None = None
     force_login: bool = False
+    wait: bool = False
+    wait_timeout: float = 30.0
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> RecordRequest:
@@ -46,6 +44,7 @@ class RecordRequest:
             "record_mode": self.record_mode,
             "record_format": self.record_format,
             "file_name": self.file_name,
+            "wait_timeout": self.wait_timeout,
         }
 
     def record_body(self) -> dict[str, Any]:
@@ -66,173 +65,127 @@ def validate(request: RecordRequest) -> None:
     schemas.check(request.record_body(), schemas.RECORD_REQUEST, prefix="request.")
 
 
-class RecordingManager:
+RECORD_STARTED = "AgentMediaEvent_Record"
+RECORD_FAILED = "AgentMediaEvent_Record_Fail"
+
+
+class RecordingManager(AgentSession):
     """Reconciles one agent's recording with what the task asks for.
 
-    Where the session comes from, in order: the task's guid, the session store, a sign-in with credentials.
-    The store is what lets a re-run know about the recording it started: no gateway interface reports
-    the running recording task, so what this collection did not start it learns only from the gateway's
-    refusal to start another (500-011).
+    What a task knows of the running recording: no gateway interface reports it. A kept agent's events
+    (AgentMediaEvent_Record, _StopRecordDone, AgentOther_ShutdownService) tell the keeper; otherwise the
+    store remembers the recording this collection started, and what someone else started is learned
+    only from the gateway's refusal to start another (500-011).
     """
 
-    def __init__(
-        self, client: GatewayClient, store: SessionStore, gateway_url: str, check_mode: bool
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.gateway_url = gateway_url
-        self.check_mode = check_mode
-        self.session: dict[str, Any] = {}
-        self._stored: dict[str, Any] = {}
-        self.warnings: list[str] = []
+    def ensure(self, request: RecordRequest) -> dict[str, Any]:
+        with self.store.locked(self.gateway_url, request.agent_id):
+            self.load(request.guid)
+            self._merge_kept_recording()
+            try:
+                if request.state == "stopped":
+                    return self._ensure_stopped(request)
+                if request.state == "paused":
+                    return self._ensure_paused(request)
+                return self._ensure_started(request)
+            finally:
+                self.persist()
 
-    # -- session handling
+    # -- what is known of the recording
 
-    def _load_session(self, request: RecordRequest) -> None:
-        stored = self.store.load(self.gateway_url, request.agent_id) or {}
-        if request.guid and request.guid != stored.get("guid"):
-            # A session the user handed in: what the store knew belongs to another session.
-            stored = {"guid": request.guid, "signed_in_by": "user"}
-        self.session = stored
-        self._stored = copy.deepcopy(stored)
-        self.client.guid = stored.get("guid")
-        self.client.import_cookies(stored.get("cookies", []))
-
-    def _persist(self, request: RecordRequest) -> None:
-        """Write the session back once, at the end, if anything about it changed (GUID, cookies, task)."""
-        if self.check_mode or self.session.get("signed_in_by") == "user" or not self.session.get("guid"):
-            # Only sessions this collection signed in are kept; a handed-in GUID stays the user's.
+    def _merge_kept_recording(self) -> None:
+        """With a kept agent, the events it saw say whether the recording runs."""
+        if self.kept is None:
             return
-        self.session["guid"] = self.client.guid
-        self.session["cookies"] = self.client.export_cookies()
-        if self.session != self._stored:
-            self.store.save(self.gateway_url, request.agent_id, self.session)
+        recording = self.session.get("recording")
+        if recording and recording.get("task_id") in self.kept.get("ended_tasks", []):
+            recording = None
+        seen = self.kept.get("recording")
+        if seen and (not recording or recording.get("task_id") != seen.get("task_id")):
+            recording = {"task_id": seen["task_id"], "file_name": seen.get("file_name"), "paused": False}
+        if recording:
+            self.session["recording"] = recording
+        else:
+            self.session.pop("recording", None)
 
-    def _can_sign_in(self, request: RecordRequest) -> bool:
-        return request.password is not None and bool(request.phone_number)
+    @property
+    def recording(self) -> dict[str, Any] | None:
+        return self.session.get("recording")
 
-    def _sign_in(self, request: RecordRequest) -> None:
-        if not self._can_sign_in(request):
-            raise GatewayError(
-                f"Agent {request.agent_id} has no session to use: give guid, or password and phone_number "
-                "so the module can sign the agent in."
-            )
-        try:
-            self.client.sign_in(request.password or "", request.phone_number or "")
-        except RetcodeError as exc:
-            if exc.retcode != retcodes.ALREADY_SIGNED_IN:
-                raise
-            if not request.force_login:
-                raise GatewayError(
-                    f"{exc} — the agent is signed in by a session this task does not hold. Set force_login: true "
-                    "to take the agent over with a forcible sign-in (this ends the other session), or pass that "
-                    "session's guid."
-                ) from None
-            self.client.sign_in(request.password or "", request.phone_number or "", force=True)
-        self.session = {"guid": self.client.guid, "signed_in_by": "module", "signed_in_at": time.time()}
+    def _state_now(self) -> str:
+        if not self.recording:
+            return "stopped"
+        return "paused" if self.recording.get("paused") else "started"
 
-    def _session_alive(self) -> bool:
-        """Ask the gateway (read-only) whether the held GUID still opens the agent's session."""
-        try:
-            self.client.agent_status()
-        except RetcodeError as exc:
-            if exc.retcode in retcodes.SESSION_LOST:
-                return False
-            raise
-        return True
-
-    def _forget_session(self, request: RecordRequest) -> None:
-        stored = self.session.get("signed_in_by") != "user"
-        self.session = {}
-        self.client.guid = None
-        if stored and not self.check_mode:
-            self.store.delete(self.gateway_url, request.agent_id)
-
-    # -- results
+    def _snapshot(self) -> dict[str, Any]:
+        return {"state": self._state_now(), "task_id": (self.recording or {}).get("task_id")}
 
     def _result(
         self, request: RecordRequest, changed: bool, before: dict[str, Any], **fields: Any
     ) -> dict[str, Any]:
-        recording = self.session.get("recording") or {}
-        after = {"state": request.state, "task_id": recording.get("task_id")} if changed else before
+        recording = self.recording or {}
+        task_id = fields.pop("task_id", None) or recording.get("task_id")
+        after = {"state": request.state, "task_id": task_id if request.state != "stopped" else None}
         result = {
             "changed": changed,
             "agent_id": request.agent_id,
             "state": request.state,
-            "task_id": recording.get("task_id")
-            if request.state == "started"
-            else fields.pop("task_id", None),
-            "file_name": recording.get("file_name") if request.state == "started" else None,
+            "task_id": task_id,
+            "file_name": recording.get("file_name") if request.state != "stopped" else None,
             "retcode": fields.pop("retcode", None),
             "message": fields.pop("message", ""),
-            "diff": {"before": before, "after": after},
+            "diff": {"before": before, "after": after if changed else before},
         }
         result.update(fields)
         result["ansible_facts"] = {
-            "cc_gateway_record": {
-                "agent_id": request.agent_id,
-                "task_id": result["task_id"],
-                "state": request.state,
-            }
+            "cc_gateway_record": {"agent_id": request.agent_id, "task_id": task_id, "state": request.state}
         }
         if self.warnings:
             result["warnings"] = list(self.warnings)
         return result
 
-    def _before(self) -> dict[str, Any]:
-        recording = self.session.get("recording")
-        if recording:
-            return {"state": "started", "task_id": recording.get("task_id")}
-        return {"state": "stopped", "task_id": None}
-
-    # -- the two states
-
-    def ensure(self, request: RecordRequest) -> dict[str, Any]:
-        with self.store.locked(self.gateway_url, request.agent_id):
-            self._load_session(request)
-            try:
-                if request.state == "started":
-                    return self._ensure_started(request)
-                return self._ensure_stopped(request)
-            finally:
-                self._persist(request)
-
-    def _ensure_started(self, request: RecordRequest) -> dict[str, Any]:
-        if self.session.get("guid") and not self._session_alive():
-            if self.session.get("signed_in_by") == "user" and not self._can_sign_in(request):
+    def _use_live_session(self, request: RecordRequest) -> None:
+        """Drop a session the gateway no longer knows; its recording ended with it."""
+        if self.guid and not self.alive():
+            if self.handed_in and not self.can_sign_in(request.password, request.phone_number):
                 raise GatewayError(
                     f"The guid given for agent {request.agent_id} no longer opens a session (the agent is signed "
                     "out or the GUID expired); pass a current guid, or password and phone_number to sign in."
                 )
-            # The gateway ends an agent's recording with its session, so nothing of it is running now.
-            self._forget_session(request)
-        before = self._before()
-        if self.session.get("recording"):
-            recording = self.session["recording"]
+            self.forget()
+
+    # -- started
+
+    def _ensure_started(self, request: RecordRequest) -> dict[str, Any]:
+        self._use_live_session(request)
+        before = self._snapshot()
+        if self.recording and self.recording.get("paused"):
+            return self._resume(request, before)
+        if self.recording:
             return self._result(
                 request,
                 False,
                 before,
-                retcode=None,
-                message=f"Agent {request.agent_id} is already recording (task {recording['task_id']}); "
+                message=f"Agent {request.agent_id} is already recording (task {self.recording['task_id']}); "
                 "nothing was sent.",
             )
         if self.check_mode:
+            how = "use the session" if self.guid else "sign in"
             return self._result(
                 request,
                 True,
                 before,
-                message=f"Check mode: would {'use the session' if self.session.get('guid') else 'sign in'} "
-                f"and start recording for agent {request.agent_id}.",
+                message=f"Check mode: would {how} and start recording for agent {request.agent_id}.",
             )
-        signed_in_now = not self.session.get("guid")
+        signed_in_now = not self.guid
         if signed_in_now:
-            self._sign_in(request)
+            self.sign_in(request.password, request.phone_number, request.force_login)
         return self._start(request, before, may_sign_in_again=not signed_in_now)
 
     def _start(
         self, request: RecordRequest, before: dict[str, Any], may_sign_in_again: bool
     ) -> dict[str, Any]:
+        started_at = now_ms()
         try:
             task_id = self.client.start_recording(request.record_body())
         except RetcodeError as exc:
@@ -248,12 +201,12 @@ class RecordingManager:
             if (
                 exc.retcode in retcodes.SESSION_LOST
                 and may_sign_in_again
-                and self._can_sign_in(request)
-                and not self._session_alive()
+                and self.can_sign_in(request.password, request.phone_number)
+                and not self.alive()
             ):
                 # The GUID is stale (000-003 also means "self-recording is off", hence the status check);
                 # the gateway refused before starting anything, so one retry on a fresh session is safe.
-                self._sign_in(request)
+                self.sign_in(request.password, request.phone_number, request.force_login)
                 return self._start(request, before, may_sign_in_again=False)
             raise
         self.session["recording"] = {
@@ -262,22 +215,105 @@ class RecordingManager:
             "record_mode": request.record_mode,
             "record_format": request.record_format,
             "started_at": time.time(),
+            "paused": False,
         }
+        if request.wait:
+            self._confirm(request, task_id, started_at)
         return self._result(
             request, True, before, retcode=retcodes.SUCCESS, message=f"Recording started (task {task_id})."
         )
 
+    def _confirm(self, request: RecordRequest, task_id: str, since_ms: int) -> None:
+        """Wait for the gateway's event that the recording really started (or failed to)."""
+
+        def about_this_task(event: dict[str, Any]) -> bool:
+            content = event.get("content")
+            return (
+                event.get("event_type") in (RECORD_STARTED, RECORD_FAILED)
+                and isinstance(content, dict)
+                and str(content.get("taskId")) == task_id
+            )
+
+        event = self.wait_for_event(about_this_task, request.wait_timeout, since_ms - 1000)
+        if event is None:
+            raise GatewayError(
+                f"The gateway accepted recording task {task_id} for agent {request.agent_id}, but no "
+                f"{RECORD_STARTED} or {RECORD_FAILED} event for it came within wait_timeout="
+                f"{request.wait_timeout:g} s; the recording may still start. A re-run will not start a second one."
+            )
+        content = event.get("content") or {}
+        if event["event_type"] == RECORD_FAILED:
+            self.session.pop("recording", None)
+            raise GatewayError(
+                f"{RECORD_FAILED}: the gateway could not record task {task_id} for agent {request.agent_id}"
+                f" (file {content.get('fileName') or 'unnamed'}); nothing is recording."
+            )
+        if content.get("fileName"):
+            self.session["recording"]["file_name"] = content["fileName"]
+
+    def _resume(self, request: RecordRequest, before: dict[str, Any]) -> dict[str, Any]:
+        task_id = self.recording["task_id"]
+        if self.check_mode:
+            return self._result(request, True, before, message=f"Check mode: would resume task {task_id}.")
+        self.client.resume_recording()
+        self.recording["paused"] = False
+        return self._result(
+            request, True, before, retcode=retcodes.SUCCESS, message=f"Recording resumed (task {task_id})."
+        )
+
+    # -- paused
+
+    def _ensure_paused(self, request: RecordRequest) -> dict[str, Any]:
+        self._use_live_session(request)
+        before = self._snapshot()
+        if self.recording and self.recording.get("paused"):
+            return self._result(
+                request, False, before, message=f"Task {self.recording['task_id']} is already paused."
+            )
+        if not self.guid:
+            raise GatewayError(
+                f"Agent {request.agent_id} has no session known to this collection, so it has no recording to pause."
+            )
+        if self.check_mode:
+            return self._result(
+                request,
+                True,
+                before,
+                message=f"Check mode: would pause the recording of agent {request.agent_id}.",
+            )
+        self.client.pause_recording()
+        if not self.recording:
+            self.session["recording"] = {"task_id": None, "file_name": None}
+        self.recording["paused"] = True
+        return self._result(request, True, before, retcode=retcodes.SUCCESS, message="Recording paused.")
+
+    # -- stopped
+
     def _ensure_stopped(self, request: RecordRequest) -> dict[str, Any]:
-        before = self._before()
-        known_task = (self.session.get("recording") or {}).get("task_id")
-        if not self.session.get("guid"):
+        before = self._snapshot()
+        known_task = (self.recording or {}).get("task_id")
+        if not self.guid:
+            if self.lost_reason:
+                return self._result(
+                    request,
+                    False,
+                    before,
+                    message=f"The session ended ({self.lost_reason}); nothing records.",
+                )
             self.warnings.append(
                 f"No session of agent {request.agent_id} is known to this collection (no guid given, none stored), "
                 "so the gateway was not asked. Pass guid to stop a recording started by another session."
             )
             return self._result(request, False, before, message="No session known; nothing to stop.")
+        if self.kept is not None and not self.recording:
+            return self._result(
+                request,
+                False,
+                before,
+                message="The kept session's events show no recording; nothing was sent.",
+            )
         if self.check_mode:
-            would_change = bool(known_task) or self.session.get("signed_in_by") == "user"
+            would_change = bool(self.recording) or self.handed_in
             return self._result(
                 request,
                 would_change,
@@ -291,7 +327,7 @@ class RecordingManager:
             self.client.stop_recording()
         except RetcodeError as exc:
             if exc.retcode in retcodes.SESSION_LOST:
-                self._forget_session(request)
+                self.forget()
                 return self._result(
                     request,
                     False,
@@ -312,3 +348,16 @@ class RecordingManager:
             retcode=retcodes.SUCCESS,
             message=f"Recording stopped{f' (task {known_task})' if known_task else ''}.",
         )
+
+
+class RecordTask(AgentTask):
+    REQUEST = RecordRequest
+    MANAGER = RecordingManager
+    FACT = "cc_gateway_record"
+    PER_AGENT_KEYS = ("agent_id", "password", "phone_number", "guid", "file_name")
+
+    def validate(self, request: Any) -> None:
+        validate(request)
+
+    def fact_of(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {"agent_id": result["agent_id"], "task_id": result.get("task_id"), "state": result["state"]}

@@ -11,6 +11,8 @@ SESSION_LOST = frozenset({"100-006", "000-003"})
 ALREADY_SIGNED_IN = "100-002"
 ALREADY_RECORDING = "500-011"
 NO_RECORDING_TASK = "100-007"
+CANNOT_PAUSE = "500-004"
+CANNOT_RESUME = "500-006"
 
 MEANINGS: dict[str, str] = {
     "000-001": "events were fetched the wrong way",
@@ -63,6 +65,8 @@ _OPERATION_MEANINGS: dict[tuple[str, str], str] = {
     ): "no permission to start recording (IF_ENABLE_AGENT_SELFRECORD may be off), "
     "or the agent's GUID has expired",
     ("stop_recording", "100-007"): "the agent has no recording task to stop",
+    ("pause_recording", "500-004"): "the agent has no running recording to pause",
+    ("resume_recording", "500-006"): "the agent has no paused recording to resume",
 }
 
 

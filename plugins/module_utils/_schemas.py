@@ -33,12 +33,21 @@ RECORD_ARGUMENTS: dict[str, Any] = {
     "required": ["agent_id"],
     "properties": {
         "agent_id": {"type": "integer", "minimum": AGENT_ID_MIN, "maximum": AGENT_ID_MAX},
-        "state": {"enum": ["started", "stopped"]},
+        "state": {"enum": ["started", "stopped", "paused"]},
         "media_type": {"enum": [5]},
         "record_mode": {"enum": list(RECORD_MODES)},
         "record_format": {"enum": list(RECORD_FORMATS)},
         "file_name": {"type": ["string", "null"], "maxLength": FILE_NAME_MAX},
+        "wait_timeout": {"type": "number", "exclusiveMinimum": 0},
     },
+}
+
+AGENT_ARGUMENTS: dict[str, Any] = {
+    "$schema": DIALECT,
+    "title": "The agent of cec.cc_gateway.cc_gateway_session and cc_gateway_event_info",
+    "type": "object",
+    "required": ["agent_id"],
+    "properties": {"agent_id": RECORD_ARGUMENTS["properties"]["agent_id"]},
 }
 
 RECORD_REQUEST: dict[str, Any] = {
@@ -118,6 +127,7 @@ AGENT_STATUS_RESPONSE: dict[str, Any] = {
 
 ALL: dict[str, dict[str, Any]] = {
     "record_arguments": RECORD_ARGUMENTS,
+    "agent_arguments": AGENT_ARGUMENTS,
     "record_request": RECORD_REQUEST,
     "sign_in_request": SIGN_IN_REQUEST,
     "response_envelope": RESPONSE_ENVELOPE,

@@ -16,13 +16,20 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import stat
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
 ENV_DIRECTORY = "CC_GATEWAY_SESSION_DIR"
+# File names shared with _keeper.py, which cannot import this module (it runs on its own).
+KEEP_SUFFIX = ".keep.json"
+KEPT_SUFFIX = ".kept.json"
+KEEPER_PID = "keeper.pid"
+KEEPER_SCRIPT = "cc_gateway_keeper.py"
 
 
 class SessionStoreError(Exception):
@@ -90,20 +97,134 @@ class SessionStore:
         self._ensure_directory()
         record = dict(session, gateway_url=normalise_gateway(gateway_url), agent_id=int(agent_id))
         record["updated_at"] = time.time()
-        target = self._stem(gateway_url, agent_id) + ".json"
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".session-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(record, handle)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(target)
-            os.rename(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
+        write_file(self._stem(gateway_url, agent_id) + ".json", record)
 
     def delete(self, gateway_url: str, agent_id: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._stem(gateway_url, agent_id) + ".json")
+
+    # -- the session keeper (see _keeper.py): keep requests, what it reports, the process itself
+
+    def _keeper_path(self, suffix: str, gateway_url: str, agent_id: int) -> str:
+        return self._stem(gateway_url, agent_id) + suffix
+
+    def request_keep(self, gateway_url: str, agent_id: int, connection: dict[str, Any]) -> None:
+        """Ask the keeper to keep this agent's session; a new generation makes it start over from the session file."""
+        self._ensure_directory()
+        request = dict(connection, gateway_url=gateway_url, agent_id=int(agent_id), generation=time.time_ns())
+        write_file(self._keeper_path(KEEP_SUFFIX, gateway_url, agent_id), request)
+
+    def keep_requested(self, gateway_url: str, agent_id: int) -> bool:
+        return os.path.exists(self._keeper_path(KEEP_SUFFIX, gateway_url, agent_id))
+
+    def release(self, gateway_url: str, agent_id: int) -> None:
+        for suffix in (KEEP_SUFFIX, KEPT_SUFFIX):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._keeper_path(suffix, gateway_url, agent_id))
+
+    def kept(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
+        """What the keeper last wrote about the agent: guid, alive, reason, events, recording."""
+        path = self._keeper_path(KEPT_SUFFIX, gateway_url, agent_id)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def kept_agents(self) -> int:
+        try:
+            return sum(1 for name in os.listdir(self.directory) if name.endswith(KEEP_SUFFIX))
+        except FileNotFoundError:
+            return 0
+
+    def keeper_pid(self) -> int | None:
+        """PID of the running keeper of this store, None when none runs (or it died)."""
+        try:
+            with open(os.path.join(self.directory, KEEPER_PID), encoding="utf-8") as handle:
+                pid = int(json.load(handle)["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read().split(b"\0")
+        except OSError:
+            return None
+        # A PID can be reused by another process after the keeper died.
+        return pid if any(part.endswith(KEEPER_SCRIPT.encode()) for part in command) else None
+
+    def start_keeper(self, source: str, interpreter: str, wait: float = 10.0) -> int:
+        """Start the keeper (unless one runs) from its source; return its PID."""
+        self._ensure_directory()
+        running = self.keeper_pid()
+        if running:
+            return running
+        script = os.path.join(self.directory, KEEPER_SCRIPT)
+        write_file(script, source, text=True)
+        log = os.open(
+            os.path.join(self.directory, "keeper.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
+        try:
+            subprocess.Popen(
+                [interpreter, script, "--store", self.directory],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                close_fds=True,
+                start_new_session=True,
+                cwd=self.directory,
+            )
+        finally:
+            os.close(log)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            pid = self.keeper_pid()
+            if pid:
+                return pid
+            time.sleep(0.05)
+        raise SessionStoreError(
+            f"The session keeper did not start within {wait:g} s; see {os.path.join(self.directory, 'keeper.log')}."
+        )
+
+    def stop_keeper(self, wait: float = 10.0) -> bool:
+        """Stop the keeper; True when it is gone within wait seconds."""
+        pid = self.keeper_pid()
+        if pid is None:
+            return True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if process_gone(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def process_gone(pid: int) -> bool:
+    """Whether the process has exited (a zombie waiting for its parent counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def write_file(path: str, content: Any, text: bool = False) -> None:
+    """Write a file never seen half written (aside, remove the old, rename), readable by its owner only."""
+    directory = os.path.dirname(path)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".write-", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if text:
+                handle.write(content)
+            else:
+                json.dump(content, handle)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.rename(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

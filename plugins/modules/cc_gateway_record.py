@@ -16,7 +16,13 @@ description:
     given in O(guid) or kept in the session store from an earlier task.
   - Arguments and the request body are checked against a JSON Schema before anything is sent; the schema is
     published as C(docs/schemas/cc_gateway.schema.json) in the collection's repository.
-  - B(Idempotence.) A recording this collection started is kept in the session store. A re-run of
+  - B(Sessions.) The GUID comes from, in order, O(guid); the session keeper, when
+    M(cec.cc_gateway.cc_gateway_session) keeps the agent alive (the keeper follows GUID rotation); the
+    session store; a sign-in.
+  - B(Idempotence with a kept agent.) The keeper sees the agent's C(AgentMediaEvent_Record),
+    C(AgentMediaEvent_StopRecordDone) and C(AgentOther_ShutdownService) events, so the module knows whether
+    the agent records, including recordings stopped outside this collection.
+  - B(Idempotence without a keeper.) A recording this collection started is kept in the session store. A re-run of
     O(state=started) for that agent reports C(changed=false) with the known task id, after a read-only check
     that the session is still alive, and sends no second start. When the gateway itself answers C(500-011)
     (the agent already records, started by someone else), the task reports C(changed=false) without a task id.
@@ -52,10 +58,28 @@ attributes:
 options:
   state:
     description:
-      - V(started) makes sure the agent is recording; V(stopped) makes sure it is not.
+      - V(started) makes sure the agent is recording (resuming a recording this collection paused);
+        V(stopped) makes sure it is not; V(paused) pauses the running recording
+        (C(POST .../pauserecord)), and V(started) resumes it (C(POST .../resumerecord)).
     type: str
-    choices: [started, stopped]
+    choices: [started, stopped, paused]
     default: started
+  wait:
+    description:
+      - After starting, wait for the gateway's event that the recording really started
+        (C(AgentMediaEvent_Record) with the same task id, which also tells the file name the gateway chose),
+        and fail if C(AgentMediaEvent_Record_Fail) comes instead.
+      - Reads the events from the session keeper when the agent is kept
+        (M(cec.cc_gateway.cc_gateway_session) with O(cec.cc_gateway.cc_gateway_session#module:keepalive=true));
+        otherwise polls the agent's events itself, which consumes them (events of other types are dropped).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait for the event with O(wait=true). Polling the gateway itself may take up to one
+        poll hold (about 10 seconds on a real gateway) longer.
+    type: float
+    default: 30
   media_type:
     description:
       - Media type of the recording, sent as C(mediaType). The gateway supports only V(5), ordinary voice.
@@ -246,7 +270,7 @@ ansible_facts:
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, record_spec
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
-from ansible_collections.cec.cc_gateway.plugins.module_utils._record_task import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
 
 
 def main() -> None:

@@ -1,6 +1,10 @@
 # Copyright: cec.cc_gateway contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One cc_gateway_record task, for one agent or a batch, wherever it runs (module or action plugin)."""
+"""One task for one agent or a batch of agents, wherever it runs (module or action plugin).
+
+A module names its request type, the manager that acts for one agent, and the fact it sets; this runs
+the validation of every agent before anything is sent, then the agents, concurrently in a batch.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +18,12 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     GatewayError,
     new_http_session,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import (
-    RecordingManager,
-    RecordRequest,
-    validate,
-)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
     SessionStore,
     SessionStoreError,
 )
 
-PER_AGENT_KEYS = ("agent_id", "password", "phone_number", "guid", "file_name")
 # A batch entry without its own password uses the task's; the other per-agent values belong to one agent.
 INHERITED_KEYS = ("password",)
 
@@ -41,43 +39,56 @@ def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
     )
 
 
-def record_requests(params: dict[str, Any]) -> list[RecordRequest]:
-    """The task's agents as requests; a batch entry's own values win over the task's."""
-    if not params.get("agents"):
-        return [RecordRequest.from_params(params)]
-    shared = {key: value for key, value in params.items() if key not in PER_AGENT_KEYS and key != "agents"}
-    requests = []
-    for entry in params["agents"]:
-        merged = dict(shared)
-        for key in PER_AGENT_KEYS:
-            own = entry.get(key)
-            merged[key] = own if own is not None else params.get(key) if key in INHERITED_KEYS else None
-        requests.append(RecordRequest.from_params(merged))
-    return requests
+class AgentTask:
+    """Subclasses set REQUEST (from_params, agent_id), MANAGER (ensure), FACT, PER_AGENT_KEYS, validate()."""
 
+    REQUEST: Any = None
+    MANAGER: Any = None
+    FACT = ""
+    PER_AGENT_KEYS: tuple[str, ...] = ("agent_id", "password", "phone_number", "guid")
 
-def validation_errors(params: dict[str, Any], requests: list[RecordRequest], batch: bool) -> list[str]:
-    """Every schema violation of every agent, before anything is sent."""
-    errors = []
-    if batch:
-        errors.extend(
-            f"{key}: belongs to one agent; with agents, give it in each entry of agents"
-            for key in PER_AGENT_KEYS
-            if key not in INHERITED_KEYS and params.get(key) is not None
-        )
-    seen: set[int] = set()
-    for index, request in enumerate(requests):
-        try:
-            validate(request)
-        except SchemaViolation as exc:
-            errors.append(f"agents[{index}]: {exc}" if batch else str(exc))
-        if request.agent_id in seen:
-            errors.append(f"agents[{index}]: agent {request.agent_id} is listed twice; list each agent once")
-        seen.add(request.agent_id)
-    return errors
+    def validate(self, request: Any) -> None:
+        """Raise SchemaViolation for a request that must not be sent."""
 
+    def requests(self) -> list[Any]:
+        """The task's agents as requests; a batch entry's own values win over the task's."""
+        params = self.params
+        if not params.get("agents"):
+            return [self.REQUEST.from_params(params)]
+        shared = {
+            key: value for key, value in params.items() if key not in self.PER_AGENT_KEYS and key != "agents"
+        }
+        requests = []
+        for entry in params["agents"]:
+            merged = dict(shared)
+            for key in self.PER_AGENT_KEYS:
+                own = entry.get(key)
+                merged[key] = own if own is not None else params.get(key) if key in INHERITED_KEYS else None
+            requests.append(self.REQUEST.from_params(merged))
+        return requests
 
-class RecordTask:
+    def validation_errors(self, requests: list[Any], batch: bool) -> list[str]:
+        """Every violation of every agent, before anything is sent."""
+        errors = []
+        if batch:
+            errors.extend(
+                f"{key}: belongs to one agent; with agents, give it in each entry of agents"
+                for key in self.PER_AGENT_KEYS
+                if key not in INHERITED_KEYS and self.params.get(key) is not None
+            )
+        seen: set[int] = set()
+        for index, request in enumerate(requests):
+            try:
+                self.validate(request)
+            except SchemaViolation as exc:
+                errors.append(f"agents[{index}]: {exc}" if batch else str(exc))
+            if request.agent_id in seen:
+                errors.append(
+                    f"agents[{index}]: agent {request.agent_id} is listed twice; list each agent once"
+                )
+            seen.add(request.agent_id)
+        return errors
+
     def __init__(self, params: dict[str, Any], check_mode: bool, diff: bool) -> None:
         self.params = params
         self.check_mode = check_mode
@@ -86,9 +97,9 @@ class RecordTask:
         self.store = SessionStore(params.get("session_dir"))
         self.pool_size = max(1, params.get("max_concurrency") or 1)
 
-    def _one(self, request: RecordRequest) -> dict[str, Any]:
+    def _one(self, request: Any) -> dict[str, Any]:
         client = GatewayClient(self.settings, request.agent_id, http=new_http_session(self.pool_size))
-        manager = RecordingManager(client, self.store, self.params["gateway_url"], self.check_mode)
+        manager = self.MANAGER(client, self.store, self.params["gateway_url"], self.check_mode)
         try:
             return manager.ensure(request)
         except (GatewayError, SessionStoreError, SchemaViolation) as exc:
@@ -104,19 +115,19 @@ class RecordTask:
 
     def run(self) -> dict[str, Any]:
         batch = bool(self.params.get("agents"))
-        requests = record_requests(self.params)
-        errors = validation_errors(self.params, requests, batch)
+        requests = self.requests()
+        errors = self.validation_errors(requests, batch)
         if errors:
             return {"failed": True, "changed": False, "msg": "; ".join(errors)}
         if not batch:
             result = self._one(requests[0])
-            result["state"] = requests[0].state
+            result.setdefault("state", requests[0].state)
             if not self.diff:
                 result.pop("diff", None)
             return result
         return self._run_batch(requests)
 
-    def _run_batch(self, requests: list[RecordRequest]) -> dict[str, Any]:
+    def _run_batch(self, requests: list[Any]) -> dict[str, Any]:
         workers = min(self.pool_size, len(requests))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cc_gateway") as pool:
             outcomes = list(pool.map(self._one, requests))
@@ -132,18 +143,14 @@ class RecordTask:
                 before[str(request.agent_id)] = difference["before"]
                 after[str(request.agent_id)] = difference["after"]
             outcome.setdefault("failed", False)
-            outcome["state"] = request.state
+            outcome.setdefault("state", request.state)
             results.append(outcome)
         failed = [item for item in results if item["failed"]]
         summary: dict[str, Any] = {
             "changed": any(item["changed"] for item in results),
             "results": results,
             "ansible_facts": {
-                "cc_gateway_records": [
-                    {"agent_id": item["agent_id"], "task_id": item.get("task_id"), "state": item["state"]}
-                    for item in results
-                    if not item["failed"]
-                ]
+                self.FACT + "s": [self.fact_of(item) for item in results if not item["failed"]]
             },
         }
         if self.diff:
@@ -158,3 +165,7 @@ class RecordTask:
         else:
             summary["msg"] = f"{len(results)} agents: {sum(item['changed'] for item in results)} changed"
         return summary
+
+    def fact_of(self, result: dict[str, Any]) -> dict[str, Any]:
+        """What a batch's list fact holds of one agent's result."""
+        return {"agent_id": result["agent_id"], "state": result["state"]}

@@ -1,0 +1,154 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What cc_gateway_session means: an agent signed in (and kept alive) or signed out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession
+from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask
+
+# Answers to a sign-out that mean the agent is signed out already.
+ALREADY_SIGNED_OUT = frozenset({"100-006", "000-003", "100-008"})
+
+
+@dataclass
+class SessionRequest:
+    agent_id: int
+    state: str = "present"
+    password: str | None = None
+    phone_number: str | None = None
+    guid: str | None = None
+    force_login: bool = False
+    keepalive: bool = False
+    return_guid: bool = False
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> SessionRequest:
+        names = cls.__dataclass_fields__
+        return cls(**{name: params[name] for name in names if params.get(name) is not None})
+
+
+class SessionManager(AgentSession):
+    def ensure(self, request: SessionRequest) -> dict[str, Any]:
+        with self.store.locked(self.gateway_url, request.agent_id):
+            self.load(request.guid, keeper_must_run=False)
+            if self.keeper_died:
+                self.warnings.append(
+                    f"The session keeper that kept agent {request.agent_id} had stopped (see "
+                    f"{self.store.directory}/keeper.log)"
+                    + (
+                        "; a new one keeps the agent now."
+                        if request.state == "present" and request.keepalive
+                        else "."
+                    )
+                )
+            try:
+                if request.state == "absent":
+                    return self._absent(request)
+                return self._present(request)
+            finally:
+                self.persist()
+
+    def _result(self, request: SessionRequest, changed: bool, message: str, before: bool) -> dict[str, Any]:
+        signed_in = bool(self.guid) if request.state == "present" else False
+        kept = self.store.keep_requested(self.gateway_url, request.agent_id)
+        session: dict[str, Any] = {
+            "agent_id": request.agent_id,
+            "gateway_url": self.gateway_url,
+            "signed_in": signed_in,
+            "signed_in_at": self.session.get("signed_in_at"),
+            "kept": kept,
+            "keeper_pid": self.store.keeper_pid() if kept else None,
+        }
+        if request.return_guid and signed_in:
+            session["guid"] = self.client.guid
+        result = {
+            "changed": changed,
+            "agent_id": request.agent_id,
+            "state": request.state,
+            "session": session,
+            "message": message,
+            "diff": {
+                "before": {"signed_in": before},
+                "after": {"signed_in": signed_in if not self.check_mode else request.state == "present"},
+            },
+            "ansible_facts": {"cc_gateway_session": {"agent_id": request.agent_id, "state": request.state}},
+        }
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        return result
+
+    def _present(self, request: SessionRequest) -> dict[str, Any]:
+        if request.keepalive and request.guid:
+            raise GatewayError(
+                "keepalive keeps sessions this collection signed in itself; give password and phone_number "
+                "instead of guid."
+            )
+        if self.guid and not self.alive():
+            if self.handed_in and not self.can_sign_in(request.password, request.phone_number):
+                raise GatewayError(f"The guid given for agent {request.agent_id} no longer opens a session.")
+            self.forget()
+        before = bool(self.guid)
+        # Kept already, unless the keeper died; a lost kept session is handed on by sign_in() itself.
+        needs_keeping = request.keepalive and (
+            self.keeper_died or not self.store.keep_requested(self.gateway_url, request.agent_id)
+        )
+        if self.check_mode:
+            changed = not before or needs_keeping
+            return self._result(
+                request, changed, "Check mode: " + ("would sign in" if not before else "signed in"), before
+            )
+        messages = []
+        if not self.guid:
+            self.sign_in(request.password, request.phone_number, request.force_login)
+            messages.append(f"Agent {request.agent_id} signed in.")
+        else:
+            messages.append(f"Agent {request.agent_id} was signed in already.")
+        if needs_keeping:
+            self.persist()
+            pid = self.keep()
+            messages.append(f"The session keeper (pid {pid}) keeps it alive.")
+        return self._result(request, not before or needs_keeping, " ".join(messages), before)
+
+    def _absent(self, request: SessionRequest) -> dict[str, Any]:
+        before = bool(self.guid)
+        kept = self.store.keep_requested(self.gateway_url, request.agent_id)
+        if self.check_mode:
+            return self._result(
+                request, before, "Check mode: " + ("would sign out" if before else "not signed in"), before
+            )
+        if kept:
+            self.store.release(self.gateway_url, request.agent_id)
+        changed = False
+        if self.guid:
+            try:
+                self.client.sign_out()
+                changed = True
+            except RetcodeError as exc:
+                if exc.retcode not in ALREADY_SIGNED_OUT:
+                    raise
+            self.forget()
+        if kept and self.store.kept_agents() == 0 and not self.store.stop_keeper():
+            self.warnings.append(
+                f"The session keeper did not stop within 10 s; see {self.store.directory}/keeper.log."
+            )
+        message = (
+            f"Agent {request.agent_id} signed out."
+            if changed
+            else f"Agent {request.agent_id} was not signed in."
+        )
+        return self._result(request, changed, message, before)
+
+
+class SessionTask(AgentTask):
+    REQUEST = SessionRequest
+    MANAGER = SessionManager
+    FACT = "cc_gateway_session"
+
+    def validate(self, request: Any) -> None:
+        schemas.check({"agent_id": request.agent_id}, schemas.AGENT_ARGUMENTS)

@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cc_gateway_event_info
+short_description: Read the gateway events the session keeper saw for an agent, or wait for one
+version_added: 0.1.0
+description:
+  - Returns the CC-Gateway events (C(AgentOther_PhoneAlerting), C(AgentMediaEvent_Record), ...) that the
+    session keeper received for an agent kept with M(cec.cc_gateway.cc_gateway_session) and O(ignore:keepalive=true),
+    optionally filtered by type, and can wait for an event of a given type.
+  - It reads what the keeper recorded (the last 500 events per agent) and sends nothing to the gateway: an
+    agent's events can be polled by one client only, and the keeper is that client. Of the connection
+    options only O(gateway_url) is used, to find the agent.
+author:
+  - cec.cc_gateway maintainers (@cec-collections)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - cec.cc_gateway.connection
+  - cec.cc_gateway.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+options:
+  agent_id:
+    description: Agent ID, from 101 to 59999.
+    type: int
+    required: true
+  session_dir:
+    description:
+      - Directory of the session store, as given to M(cec.cc_gateway.cc_gateway_session).
+      - If not set, the value of the E(CC_GATEWAY_SESSION_DIR) environment variable is used, and without it
+        C(~/.cache/cec.cc_gateway/sessions).
+    type: path
+  event_type:
+    description: Return only events of these types, for example V(AgentOther_PhoneAlerting).
+    type: list
+    elements: str
+  since:
+    description: Only events received at or after this time, in milliseconds since the epoch.
+    type: int
+  wait_for:
+    description:
+      - Wait until an event of this type (received at or after O(since)) has arrived; fail after O(wait_timeout).
+    type: str
+  wait_timeout:
+    description: Seconds to wait for O(wait_for).
+    type: float
+    default: 30
+seealso:
+  - module: cec.cc_gateway.cc_gateway_session
+"""
+
+EXAMPLES = r"""
+- name: Wait until agent 186's phone rings
+  cec.cc_gateway.cc_gateway_event_info:
+    gateway_url: https://cc-gateway.example.com:8043
+    agent_id: 186
+    wait_for: AgentOther_PhoneAlerting
+    wait_timeout: 20
+
+- name: All recording events of agent 186
+  cec.cc_gateway.cc_gateway_event_info:
+    gateway_url: https://cc-gateway.example.com:8043
+    agent_id: 186
+    event_type: [AgentMediaEvent_Record, AgentMediaEvent_StopRecordDone]
+  register: recording_events
+"""
+
+RETURN = r"""
+agent_id:
+  description: The agent.
+  returned: success
+  type: int
+  sample: 186
+events:
+  description: The events, oldest first.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    event_type:
+      description: The gateway's C(eventType).
+      type: str
+      returned: always
+    content:
+      description: The event's C(content), as the gateway sent it (may be null).
+      type: raw
+      returned: always
+    received_at:
+      description: When the keeper received it, in milliseconds since the epoch.
+      type: int
+      returned: always
+  sample: [{"event_type": "AgentMediaEvent_Record", "received_at": 1764041000123,
+            "content": {"taskId": 5086, "fileName": "Y:\\1\\5\\20261125\\186\\0301021.V3"}}]
+session_alive:
+  description: Whether the kept session is alive.
+  returned: success
+  type: bool
+  sample: true
+session_end_reason:
+  description: Why the kept session ended, when it did.
+  returned: success
+  type: str
+  sample: "AgentOther_ShutdownService: the agent was signed out"
+recording:
+  description: The recording the events show running (task id, file name), or null.
+  returned: success
+  type: dict
+  sample: {"task_id": "5086", "file_name": "Y:\\1\\5\\20261125\\186\\0301021.V3", "since": 1764041000123}
+"""
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import event_info_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._events import event_info
+from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
+from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
+
+
+def main() -> None:
+    module = CCGatewayModule(argument_spec=event_info_spec(), supports_check_mode=True)
+    try:
+        result = event_info(module.params)
+    except (GatewayError, SchemaViolation) as exc:
+        module.fail_json(msg=str(exc), agent_id=module.params["agent_id"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

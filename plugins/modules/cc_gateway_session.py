@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cc_gateway_session
+short_description: Sign a Huawei CEC CC-Gateway agent in or out, and keep its session alive
+version_added: 0.1.0
+description:
+  - O(state=present) signs an agent in (C(PUT /agentgateway/resource/onlineagent/{agentid}), or
+    C(.../forcelogin) with O(force_login)); O(state=absent) signs it out (C(DELETE .../logout)).
+  - A session the module signs in is kept in the session store, where every module of the collection
+    finds it by agent.
+  - B(Keeping sessions alive.) The gateway signs an agent out when nobody polls its events for 2 minutes,
+    and in dynamic authentication (the default) replaces the GUID every minute, the old one expiring after
+    two. With O(keepalive=true) a background process on the host that runs the task, the session keeper,
+    long-polls the agent's events within that limit, follows the GUID and records the events (see
+    M(cec.cc_gateway.cc_gateway_event_info)). One keeper serves every kept agent of a session store, one
+    connection each, no thread per agent. It exits by itself when it keeps no agent for 30 seconds, and
+    O(state=absent) of the last kept agent stops it at once. A keeper that died is reported by the next
+    task that needs it.
+  - Idempotent. O(state=present) on a live session (checked read-only, or vouched for by the keeper) changes
+    nothing; O(state=absent) of an agent that is not signed in changes nothing.
+author:
+  - cec.cc_gateway maintainers (@cec-collections)
+requirements:
+  - requests
+  - jsonschema
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - cec.cc_gateway.connection
+  - cec.cc_gateway.agent
+  - cec.cc_gateway.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Signs nothing in or out and starts no keeper; a stored session is checked with a read-only status query.
+  diff_mode:
+    support: full
+    details:
+      - Shows whether the agent is signed in before and after.
+  platform:
+    support: full
+    platforms: posix
+options:
+  state:
+    description:
+      - V(present) makes sure the agent is signed in; V(absent) makes sure it is signed out (and no longer kept).
+    type: str
+    choices: [present, absent]
+    default: present
+  keepalive:
+    description:
+      - With O(state=present), hand the session to the session keeper, which keeps it alive and follows GUID
+        rotation until O(state=absent).
+      - V(false) does not stop keeping an agent that is kept already; O(state=absent) does.
+      - Needs a session the module signs in itself (O(password) and O(phone_number)), not O(guid).
+    type: bool
+    default: false
+  return_guid:
+    description:
+      - Return the session's GUID as RV(session.guid), for tools outside this collection.
+      - The GUID is a secret that opens the agent's session; register the result with care (C(no_log)).
+    type: bool
+    default: false
+  agents:
+    description:
+      - The batch form. Several agents in one task, worked on concurrently (see O(max_concurrency)).
+      - Mutually exclusive with O(agent_id). O(password) of the task is used for entries without one.
+      - Returns RV(results), one per agent in the order given; fails, after working on every agent, if any failed.
+    type: list
+    elements: dict
+    suboptions:
+      agent_id:
+        description: Agent ID, from 101 to 59999. Each agent may be listed once.
+        type: int
+        required: true
+      password:
+        description: The agent's sign-in password.
+        type: str
+      phone_number:
+        description: The softphone number bound to the agent.
+        type: str
+      guid:
+        description: GUID of an existing session of the agent (secret).
+        type: str
+seealso:
+  - module: cec.cc_gateway.cc_gateway_record
+  - module: cec.cc_gateway.cc_gateway_event_info
+  - name: Sign-in (Huawei CEC API reference)
+    description: The gateway interface this module calls.
+    link: https://support.huaweicloud.com/intl/en-us/api-cec/cec_07_1202.html
+"""
+
+EXAMPLES = r"""
+- name: Sign agent 186 in and keep its session alive for the whole campaign
+  cec.cc_gateway.cc_gateway_session:
+    gateway_url: https://cc-gateway.example.com:8043
+    agent_id: 186
+    password: "{{ agent_password }}"
+    phone_number: "70186"
+    keepalive: true
+
+- name: Sign 100 agents in, 20 at a time, and keep them
+  cec.cc_gateway.cc_gateway_session:
+    gateway_url: https://cc-gateway.example.com:8043
+    password: "{{ agent_password }}"
+    keepalive: true
+    max_concurrency: 20
+    agents: "{{ campaign_agents }}"  # [{agent_id: 101, phone_number: "70101"}, ...]
+
+- name: Sign agent 186 out (stops keeping it; the keeper exits with its last agent)
+  cec.cc_gateway.cc_gateway_session:
+    gateway_url: https://cc-gateway.example.com:8043
+    agent_id: 186
+    state: absent
+"""
+
+RETURN = r"""
+agent_id:
+  description: The agent the task acted on.
+  returned: without O(agents)
+  type: int
+  sample: 186
+state:
+  description: The state the task brought about.
+  returned: without O(agents)
+  type: str
+  sample: present
+session:
+  description: The agent's session.
+  returned: without O(agents)
+  type: dict
+  contains:
+    agent_id:
+      description: The agent.
+      type: int
+      returned: always
+    gateway_url:
+      description: The gateway.
+      type: str
+      returned: always
+    signed_in:
+      description: Whether the agent is signed in now.
+      type: bool
+      returned: always
+    signed_in_at:
+      description: When this collection signed the session in (seconds since the epoch); null if unknown.
+      type: float
+      returned: always
+    kept:
+      description: Whether the session keeper keeps the agent.
+      type: bool
+      returned: always
+    keeper_pid:
+      description: PID of the session keeper when the agent is kept.
+      type: int
+      returned: always
+    guid:
+      description: The session's GUID (secret).
+      type: str
+      returned: with O(return_guid=true)
+  sample: {"agent_id": 186, "gateway_url": "https://cc-gateway.example.com:8043", "signed_in": true,
+           "signed_in_at": 1764041000.5, "kept": true, "keeper_pid": 4242}
+message:
+  description: What happened, in a sentence.
+  returned: without O(agents)
+  type: str
+  sample: Agent 186 signed in. The session keeper (pid 4242) keeps it alive.
+results:
+  description: With O(agents), one result per agent (the keys above, plus C(changed), C(failed), C(msg)).
+  returned: with O(agents)
+  type: list
+  elements: dict
+  sample: [{"agent_id": 186, "changed": true, "failed": false, "state": "present"}]
+"""
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, session_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
+from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
+
+
+def main() -> None:
+    module = CCGatewayModule(argument_spec=session_spec(), supports_check_mode=True, **ONE_AGENT_OR_MANY)
+    result = SessionTask(module.params, module.check_mode, module._diff).run()
+    if result.get("failed"):
+        result.pop("failed")
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
