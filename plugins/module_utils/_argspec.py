@@ -87,8 +87,9 @@ def event_info_spec() -> dict[str, Any]:
     """argument_spec of cc_gateway_event_info."""
     spec: dict[str, Any] = {}
     spec.update(CONNECTION)
+    # The agent options too, unused but accepted, so that defaults set for the whole group apply here.
+    spec.update(AGENT)
     spec["agent_id"] = {"type": "int", "required": True}
-    spec["session_dir"] = AGENT["session_dir"]
     spec["event_type"] = {"type": "list", "elements": "str"}
     spec["since"] = {"type": "int"}
     spec["wait_for"] = {"type": "str"}

@@ -104,6 +104,12 @@ class HTTPConnection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
+    @property
+    def _stream(self) -> asyncio.StreamReader:
+        if self.reader is None:
+            raise ConnectionError("not connected")
+        return self.reader
+
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
@@ -122,18 +128,17 @@ class HTTPConnection:
         lines += [f"{name}: {value}" for name, value in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         await self.writer.drain()
-        assert self.reader is not None
-        status_line = await self.reader.readline()
+        status_line = await self._stream.readline()
         if not status_line:
             raise ConnectionError("the gateway closed the connection")
         status = int(status_line.split()[1])
         response_headers: dict[str, str] = {}
         cookies: list[str] = []
         while True:
-            line = (await self.reader.readline()).decode("latin-1").rstrip("\r\n")
+            line = (await self._stream.readline()).decode("latin-1").rstrip("\r\n")
             if not line:
                 break
-            name, _, value = line.partition(":")
+            name, _colon, value = line.partition(":")
             if name.strip().lower() == "set-cookie":
                 cookies.append(value.strip())
             response_headers[name.strip().lower()] = value.strip()
@@ -145,19 +150,18 @@ class HTTPConnection:
         return status, response_headers, body
 
     async def _body(self, headers: dict[str, str]) -> bytes:
-        assert self.reader is not None
         if headers.get("transfer-encoding", "").lower() == "chunked":
             chunks = []
             while True:
-                size = int((await self.reader.readline()).split(b";")[0], 16)
+                size = int((await self._stream.readline()).split(b";")[0], 16)
                 if size == 0:
-                    await self.reader.readline()
+                    await self._stream.readline()
                     return b"".join(chunks)
-                chunks.append(await self.reader.readexactly(size))
-                await self.reader.readline()
+                chunks.append(await self._stream.readexactly(size))
+                await self._stream.readline()
         if "content-length" in headers:
-            return await self.reader.readexactly(int(headers["content-length"]))
-        body = await self.reader.read()
+            return await self._stream.readexactly(int(headers["content-length"]))
+        body = await self._stream.read()
         await self.close()
         return body
 
@@ -230,7 +234,7 @@ class KeptAgent:
         self.state["polls"] += 1
         self.state["last_poll_at"] = now_ms()
         for cookie in response_headers.get("set-cookie", "").split("\n"):
-            name, _, rest = cookie.partition("=")
+            name, _equals, rest = cookie.partition("=")
             if name.strip() and rest:
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
         if "set-guid" in response_headers:
@@ -292,7 +296,8 @@ class Keeper:
         self.agents: dict[str, tuple[Any, asyncio.Task[None]]] = {}
 
     def log(self, text: str) -> None:
-        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}", flush=True)
+        sys.stdout.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+        sys.stdout.flush()
 
     def keep_requests(self) -> dict[str, dict[str, Any]]:
         found = {}
@@ -368,4 +373,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -12,8 +12,8 @@ description:
   - Returns the CC-Gateway events (C(AgentOther_PhoneAlerting), C(AgentMediaEvent_Record), ...) that the
     session keeper received for an agent kept with M(cec.cc_gateway.cc_gateway_session) and O(ignore:keepalive=true),
     optionally filtered by type, and can wait for an event of a given type.
-  - It reads what the keeper recorded (the last 500 events per agent) and sends nothing to the gateway: an
-    agent's events can be polled by one client only, and the keeper is that client. Of the connection
+  - It reads what the keeper recorded (the last 500 events per agent) and sends nothing to the gateway, since
+    an agent's events can be polled by one client only, and the keeper is that client. Of the connection
     options only O(gateway_url) is used, to find the agent.
 author:
   - cec.cc_gateway maintainers (@cec-collections)
@@ -57,6 +57,28 @@ options:
     description: Seconds to wait for O(wait_for).
     type: float
     default: 30
+  password:
+    description:
+      - Not used; accepted so that C(module_defaults) for C(group/cec.cc_gateway.cc_gateway) apply to this module.
+    type: str
+  phone_number:
+    description:
+      - Not used; accepted so that C(module_defaults) for C(group/cec.cc_gateway.cc_gateway) apply to this module.
+    type: str
+  guid:
+    description:
+      - Not used; accepted so that C(module_defaults) for C(group/cec.cc_gateway.cc_gateway) apply to this module.
+    type: str
+  force_login:
+    description:
+      - Not used; accepted so that C(module_defaults) for C(group/cec.cc_gateway.cc_gateway) apply to this module.
+    type: bool
+    default: false
+  max_concurrency:
+    description:
+      - Not used; accepted so that C(module_defaults) for C(group/cec.cc_gateway.cc_gateway) apply to this module.
+    type: int
+    default: 20
 seealso:
   - module: cec.cc_gateway.cc_gateway_session
 """

@@ -13,3 +13,12 @@ for playbook in start_recording recording_options connection_options session_opt
   echo "== cec.cc_gateway.$playbook"
   ansible-playbook "cec.cc_gateway.$playbook" "$@"
 done
+
+# The campaign, with the simulator's heartbeat limit cut to 3 s and a 4 s pause.
+curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" \
+  -H 'Content-Type: application/json' -d '{"config": {"heartbeat_timeout": 3, "guid_interval_ms": 1000, "guid_timeout_ms": 2000}}' >/dev/null
+echo "== cec.cc_gateway.campaign"
+ansible-playbook cec.cc_gateway.campaign -e first_agent=1150 -e agent_count=20 -e campaign_pause=4 "$@"
+curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
+keepers=$(pgrep -f "cc_gateway_keeper.py --store $CC_GATEWAY_SESSION_DIR" || true)
+[ -z "$keepers" ] || { echo "a session keeper is still running: $keepers"; exit 1; }
