@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/simulator
 export ANSIBLE_COLLECTIONS_PATH := $(WORK)
 
-.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench test demo simulator collection build clean schemas
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench soak test demo simulator collection build clean schemas
 
 help:
 	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
@@ -17,6 +17,7 @@ help:
 	@echo "make simulator  run the CC-Gateway simulator in the foreground (SIM_ARGS=... for options)"
 	@echo "make bench      campaign benchmark: uri vs loop vs batch vs raw requests (BENCH_ARGS=...)"
 	@echo "make sim-bench  simulator benchmark: 1,000 long-polls, start-recording requests per second"
+	@echo "make soak       1,000 kept agents, 10 simulated minutes of start/stop rounds; no lost session"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,9 @@ test: ruff sim-test sanity units integration ansible-lint
 
 bench: collection
 	python benchmarks/bench_campaign.py $(BENCH_ARGS)
+
+soak: collection
+	python benchmarks/soak.py $(SOAK_ARGS)
 
 sim-bench: venv
 	python simulator/bench/bench_sim.py

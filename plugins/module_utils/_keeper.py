@@ -38,6 +38,7 @@ KEPT_SUFFIX = ".kept.json"
 PID_FILE = "keeper.pid"
 LOCK_FILE = "keeper.lock"
 MAX_EVENTS = 500
+REFRESH_INTERVAL = 10.0
 MAX_ENDED_TASKS = 200
 # Events that end what they are about: the recording, or the whole session.
 RECORD_STARTED = "AgentMediaEvent_Record"
@@ -195,10 +196,12 @@ class KeptAgent:
         self.cookies = {c["name"]: c["value"] for c in session.get("cookies", []) if "name" in c}
         self.connection = HTTPConnection(request["gateway_url"], tls_context(request))
         self.timeout = float(request.get("timeout") or 30)
+        self.saved_at = 0.0
 
     def save(self) -> None:
         self.state["updated_at"] = now_ms()
         write_json(self.stem + KEPT_SUFFIX, self.state)
+        self.saved_at = time.monotonic()
 
     def end(self, reason: str) -> None:
         self.state["alive"] = False
@@ -233,6 +236,8 @@ class KeptAgent:
         )
         self.state["polls"] += 1
         self.state["last_poll_at"] = now_ms()
+        changed = self.state["reason"] is not None
+        self.state["reason"] = None
         for cookie in response_headers.get("set-cookie", "").split("\n"):
             name, _equals, rest = cookie.partition("=")
             if name.strip() and rest:
@@ -242,6 +247,7 @@ class KeptAgent:
             if guid and guid != self.state["guid"]:
                 self.state["guid"] = guid
                 self.state["guid_rotations"] += 1
+                changed = True
         if status != 200:
             raise ConnectionError(f"HTTP {status}")
         answer = json.loads(body)
@@ -253,11 +259,15 @@ class KeptAgent:
             raise ConnectionError(f"retcode {retcode}")
         event = answer.get("event")
         if isinstance(event, dict):
+            changed = True
             self.take_event(event)
             if event.get("eventType") == SESSION_ENDED:
                 self.end("AgentOther_ShutdownService: the agent was signed out")
                 return False
-        self.save()
+        # A new GUID or event is written at once; an empty poll only refreshes last_poll_at now and then,
+        # which keeps a thousand agents' polls from rewriting their event lists every second.
+        if changed or time.monotonic() - self.saved_at > REFRESH_INTERVAL:
+            self.save()
         return True
 
     async def run(self) -> None:
@@ -294,18 +304,31 @@ class Keeper:
         self.scan_interval = scan_interval
         self.running = True
         self.agents: dict[str, tuple[Any, asyncio.Task[None]]] = {}
+        self.parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
 
     def log(self, text: str) -> None:
         sys.stdout.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
         sys.stdout.flush()
 
     def keep_requests(self) -> dict[str, dict[str, Any]]:
+        """The keep requests in the directory; a file is parsed again only when it was rewritten."""
         found = {}
-        for name in os.listdir(self.directory):
-            if name.endswith(KEEP_SUFFIX):
-                request = read_json(os.path.join(self.directory, name))
+        seen: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if not entry.name.endswith(KEEP_SUFFIX):
+                    continue
+                try:
+                    info = entry.stat()
+                except FileNotFoundError:
+                    continue
+                signature = (info.st_ino, info.st_mtime_ns, info.st_size)
+                cached = self.parsed.get(entry.path)
+                request = cached[1] if cached and cached[0] == signature else read_json(entry.path)
+                seen[entry.path] = (signature, request)
                 if request and "agent_id" in request and "gateway_url" in request:
-                    found[os.path.join(self.directory, name[: -len(KEEP_SUFFIX)])] = request
+                    found[entry.path[: -len(KEEP_SUFFIX)]] = request
+        self.parsed = seen
         return found
 
     def reconcile(self) -> None:

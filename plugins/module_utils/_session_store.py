@@ -159,6 +159,16 @@ class SessionStore:
         running = self.keeper_pid()
         if running:
             return running
+        # One starter at a time (threads of a batch, parallel tasks): the others find the keeper running.
+        fd = os.open(os.path.join(self.directory, "keeper.start.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return self.keeper_pid() or self._spawn_keeper(source, interpreter, wait)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _spawn_keeper(self, source: str, interpreter: str, wait: float) -> int:
         script = os.path.join(self.directory, KEEPER_SCRIPT)
         write_file(script, source, text=True)
         log = os.open(

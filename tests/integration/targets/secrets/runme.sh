@@ -19,18 +19,29 @@ hand_guid=$(curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X 
   "$CC_GATEWAY_URL/agentgateway/resource/onlineagent/101" | sed -n 's/^[Ss]et-[Gg][Uu][Ii][Dd]: JSESSIONID=//p' | tr -d '\r')
 [ -n "$hand_guid" ] || { echo "no GUID from the hand sign-in"; exit 1; }
 
-ANSIBLE_DEBUG=1 ANSIBLE_LOG_PATH=$work/ansible.log ANSIBLE_NOCOLOR=1 \
-  ansible-playbook -vvv playbook.yml \
-  -e "agent_password=$password" -e "wrong_password=$wrong_password" -e "hand_guid=$hand_guid" \
-  >"$work/stdout" 2>"$work/stderr"
-
-# The GUIDs the module obtained itself are in its session store, and nowhere else.
-stored_guids=$(python -c '
+run() {
+  ANSIBLE_DEBUG=1 ANSIBLE_LOG_PATH=$work/ansible.log ANSIBLE_NOCOLOR=1 \
+    ansible-playbook -vvv "$1" \
+    -e "agent_password=$password" -e "wrong_password=$wrong_password" -e "hand_guid=$hand_guid" \
+    >>"$work/stdout" 2>>"$work/stderr"
+}
+# The GUIDs the modules and the keeper obtained are in the session store (and the keeper's files), and
+# nowhere else; the keeper's are gone after sign-out, so they are read before it.
+guids_in_store() {
+  python -c '
 import glob, json, sys
 for path in glob.glob(sys.argv[1] + "/*.json"):
-    print(json.load(open(path))["guid"])
-' "$CC_GATEWAY_SESSION_DIR")
-[ -n "$stored_guids" ] || { echo "the module stored no session: the test would prove nothing"; exit 1; }
+    if not path.endswith(".keep.json"):
+        print(json.load(open(path)).get("guid") or "")
+' "$CC_GATEWAY_SESSION_DIR"
+}
+run playbook.yml
+run kept.yml
+stored_guids="$(guids_in_store)"
+run signout.yml
+stored_guids=$(printf '%s\n%s\n' "$stored_guids" "$(guids_in_store)" | sort -u | grep -v '^$' || true)
+[ "$(echo "$stored_guids" | wc -l)" -ge 2 ] || { echo "fewer than two GUIDs stored (agents 102 and 104): the test would prove little"; exit 1; }
+grep -q "Resume" "$work/stdout" || { echo "the kept-session playbook did not run"; exit 1; }
 grep -q "Sign in and start" "$work/stdout" || { echo "the playbook did not run"; exit 1; }
 [ -s "$work/ansible.log" ] || { echo "no log was written"; exit 1; }
 

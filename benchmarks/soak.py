@@ -1,0 +1,208 @@
+"""Soak: 1,000 agents kept alive for 10 minutes of simulated time, starting and stopping recordings.
+
+The simulator runs with every gateway interval divided by --speedup (heartbeat 120 s -> 6 s, GUID every
+60 s -> 3 s, old GUID valid 120 s -> 6 s at 20x), so 10 simulated minutes take 30 real seconds and hold
+5 heartbeat limits and 10 GUID rotations. The agents are signed in once with cc_gateway_session and
+keepalive; then rounds of batch start / batch stop run with cc_gateway_record until the time is up
+(bounded by --max-rounds too). At the end the simulator's own record must show: every agent signed in
+once and still signed in (zero lost sessions), every task id unique, every agent with one recording per
+round. Run it with `make soak`; it prints its figures and exits non-zero if any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Demo-1234"
+REAL_HEARTBEAT = 120.0
+REAL_GUID_INTERVAL = 60.0
+REAL_GUID_TIMEOUT = 120.0
+
+PLAY = """---
+- name: Soak step
+  hosts: localhost
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  module_defaults:
+    group/cec.cc_gateway.cc_gateway:
+      gateway_url: "{{ url }}"
+      ca_path: "{{ ca }}"
+      password: "{{ password }}"
+      max_concurrency: 50
+  tasks:
+    - name: "{{ step }}"
+      cec.cc_gateway.%(module)s:
+        agents: "{{ agents }}"
+        %(option)s
+"""
+
+
+def simulator(work: Path, first: int, count: int, speedup: float) -> tuple[subprocess.Popen[bytes], str, str]:
+    state = work / "sim.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ccgw_sim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--cert-dir",
+            str(work),
+            "--state-file",
+            str(state),
+            "--agents",
+            f"{first}-{first + count - 1}",
+            "--heartbeat-timeout",
+            str(REAL_HEARTBEAT / speedup),
+            "--guid-interval",
+            str(int(1000 * REAL_GUID_INTERVAL / speedup)),
+            "--guid-timeout",
+            str(int(1000 * REAL_GUID_TIMEOUT / speedup)),
+            "--poll-hold",
+            str(min(1.0, REAL_HEARTBEAT / speedup / 4)),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "simulator")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not state.exists() or not state.stat().st_size:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the simulator did not start")
+        time.sleep(0.05)
+    info = json.loads(state.read_text())
+    return process, info["url"], info["ca"]
+
+
+def playbook(work: Path, step: str, module: str, option: str, variables: dict) -> float:
+    path = work / f"{module}.yml"
+    path.write_text(PLAY % {"module": module, "option": option})
+    (work / "vars.json").write_text(json.dumps({**variables, "step": step}))
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.environ.get("SOAK_COLLECTIONS", str(ROOT / ".work"))}
+    started = time.perf_counter()
+    with open(work / "ansible.log", "ab") as log:
+        done = subprocess.run(
+            ["ansible-playbook", str(path), "-e", f"@{work / 'vars.json'}"], env=env, stdout=log, stderr=log
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"{step} failed; see {work / 'ansible.log'}")
+    return time.perf_counter() - started
+
+
+def keeper_rss_mb(sessions: Path) -> float | None:
+    try:
+        pid = json.loads((sessions / "keeper.pid").read_text())["pid"]
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, KeyError):
+        return None
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--first-agent", type=int, default=2001)
+    parser.add_argument("--simulated-minutes", type=float, default=10.0)
+    parser.add_argument("--speedup", type=float, default=20.0)
+    parser.add_argument("--max-rounds", type=int, default=50)
+    args = parser.parse_args()
+    duration = args.simulated_minutes * 60 / args.speedup
+    ids = list(range(args.first_agent, args.first_agent + args.agents))
+
+    with tempfile.TemporaryDirectory(prefix="cc-gateway-soak-") as tmp:
+        work = Path(tmp)
+        sessions = work / "sessions"
+        os.environ["CC_GATEWAY_SESSION_DIR"] = str(sessions)
+        process, url, ca = simulator(work, args.first_agent, args.agents, args.speedup)
+        admin = requests.Session()
+        admin.trust_env = False
+        admin.verify = ca
+        variables = {
+            "url": url,
+            "ca": ca,
+            "password": PASSWORD,
+            "agents": [{"agent_id": agent_id, "phone_number": f"70{agent_id}"} for agent_id in ids],
+        }
+        failures = []
+        try:
+            took = playbook(
+                work, "sign in with keepalive", "cc_gateway_session", "keepalive: true", variables
+            )
+            print(f"{args.agents} agents signed in and kept in {took:.1f} s")
+            started = time.monotonic()
+            rounds = 0
+            while time.monotonic() - started < duration and rounds < args.max_rounds:
+                start = playbook(work, "start all", "cc_gateway_record", "state: started", variables)
+                stop = playbook(work, "stop all", "cc_gateway_record", "state: stopped", variables)
+                rounds += 1
+                elapsed = time.monotonic() - started
+                print(
+                    f"round {rounds}: start {start:.1f} s, stop {stop:.1f} s; "
+                    f"{elapsed * args.speedup / 60:.1f} simulated minutes"
+                )
+            elapsed = time.monotonic() - started
+            if elapsed < duration:
+                time.sleep(duration - elapsed)
+            rss = keeper_rss_mb(sessions)
+
+            agents = [admin.get(f"{url}/_sim/agents/{agent_id}", timeout=30).json() for agent_id in ids]
+            recordings = admin.get(f"{url}/_sim/recordings", timeout=30).json()["recordings"]
+            lost = [a["agent_id"] for a in agents if not a["signed_in"] or a["sign_in_count"] != 1]
+            task_ids = Counter(r["task_id"] for r in recordings)
+            duplicates = [task for task, seen in task_ids.items() if seen > 1]
+            per_agent = Counter(r["agent_id"] for r in recordings)
+            uneven = [agent_id for agent_id in ids if per_agent[agent_id] != rounds]
+            rotations = 0
+            for kept in sessions.glob("*.kept.json"):
+                rotations += json.loads(kept.read_text()).get("guid_rotations", 0)
+            real = time.monotonic() - started
+            print(
+                f"\n{args.agents} agents, {real * args.speedup / 60:.1f} simulated minutes in {real:.0f} s "
+                f"(x{args.speedup:g}), {rounds} start/stop rounds, {len(recordings)} recordings"
+            )
+            print(f"GUID rotations followed by the keeper: {rotations}; keeper RSS: {rss or 0:.0f} MB")
+            print(
+                f"lost sessions: {len(lost)}; duplicate task ids: {len(duplicates)}; agents off by a round: {len(uneven)}"
+            )
+            if lost:
+                failures.append(f"lost sessions: {lost[:10]}")
+            if duplicates:
+                failures.append(f"duplicate task ids: {duplicates[:10]}")
+            if uneven:
+                failures.append(f"agents without one recording per round: {uneven[:10]}")
+            if rounds == 0:
+                failures.append("no round ran")
+        finally:
+            try:
+                playbook(work, "sign out", "cc_gateway_session", "state: absent", variables)
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+        if (sessions / "keeper.pid").exists():
+            failures.append("the session keeper is still running after every agent signed out")
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    print("soak: " + ("passed" if not failures else "failed"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
