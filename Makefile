@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/simulator
 export ANSIBLE_COLLECTIONS_PATH := $(WORK)
 
-.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench soak test demo simulator collection build clean schemas
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench soak test-matrix release-check docs test demo simulator collection build clean schemas
 
 help:
 	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
@@ -18,6 +18,9 @@ help:
 	@echo "make bench      campaign benchmark: uri vs loop vs batch vs raw requests (BENCH_ARGS=...)"
 	@echo "make sim-bench  simulator benchmark: 1,000 long-polls, start-recording requests per second"
 	@echo "make soak       1,000 kept agents, 10 simulated minutes of start/stop rounds; no lost session"
+	@echo "make test-matrix  sanity + units + integration on ansible-core 2.19, 2.20, 2.21 (CORES=...)"
+	@echo "make release-check  build, galaxy-importer, ansible-builder introspect, antsibull-changelog lint"
+	@echo "make docs       the antsibull-docs site, without warnings"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +81,15 @@ build: venv
 
 clean:
 	rm -rf $(WORK) .sim tests/output
+
+test-matrix: venv
+	scripts/test-matrix.sh $(CORES)
+
+release-check: venv
+	scripts/release-check.sh
+
+docs: venv
+	scripts/docs.sh
 
 schemas: collection
 	python scripts/write-schemas.py

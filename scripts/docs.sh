@@ -9,7 +9,7 @@
 # sphinx-init --use-current`, then the generated build.sh (antsibull-docs collection + sphinx-build -W).
 #
 # Offline build: Sphinx's intersphinx would fetch inventories of docs.python.org, docs.ansible.com, ... which
-# this build must not depend on. The generated pages refer to two labels of the Ansible docs only; a small local
+# this build must not depend on. The generated pages refer to a few labels of the Ansible docs only; a small local
 # inventory maps them to their docs.ansible.com pages, and no other inventory is used.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,15 +85,20 @@ python - "$build/ansible_devel.inv" <<'PY'
 import sys
 import zlib
 
-labels = [
-    ("common_return_values", "reference_appendices/common_return_values.html#common-return-values",
-     "Return Values"),
-    ("ansible_configuration_settings", "reference_appendices/config.html#ansible-configuration-settings",
-     "Ansible Configuration Settings"),
-]
+# Labels of the Ansible docs that antsibull-docs' templates refer to; the anchor is the label with - for _.
+labels = {
+    "action_plugins": ("plugins/action.html", "Action plugins"),
+    "callback_plugins": ("plugins/callback.html", "Callback plugins"),
+    "collections_keyword": ("collections_guide/collections_using_playbooks.html", "The collections keyword"),
+    "common_return_values": ("reference_appendices/common_return_values.html", "Return Values"),
+    "ansible_configuration_settings": ("reference_appendices/config.html", "Ansible Configuration Settings"),
+    "list_of_collections": ("collections/index.html", "Collection Index"),
+}
 header = b"# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n" \
          b"# The remainder of this file is compressed using zlib.\n"
-body = "".join(f"{name} std:label -1 {uri} {title}\n" for name, uri, title in labels).encode()
+body = "".join(
+    f"{name} std:label -1 {page}#{name.replace('_', '-')} {title}\n" for name, (page, title) in labels.items()
+).encode()
 with open(sys.argv[1], "wb") as out:
     out.write(header + zlib.compress(body))
 PY

@@ -30,4 +30,4 @@ with open(sys.argv[2], "w") as out:
     out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
 PY
 cd "$collection"
-ansible-test integration --local --python 3.11 --color no "$@"
+ansible-test integration --local --python "${ANSIBLE_TEST_PYTHON:-3.11}" --color no "$@"

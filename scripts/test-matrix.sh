@@ -3,6 +3,7 @@
 #
 #   scripts/test-matrix.sh [CORE ...]          CORE: 2.19 2.20 2.21 (default: all three)
 #   MATRIX_STEPS="sanity units" scripts/test-matrix.sh 2.21
+#   MATRIX_REF=HEAD scripts/test-matrix.sh     test a commit (a clone of it) instead of the work tree
 #
 # Each core has its own virtual environment with the pinned test requirements (requirements.txt,
 # requirements-test.txt) and its ansible-core pinned below:
@@ -10,8 +11,8 @@
 #   2.20 -> .venv-2.20   (Python 3.12, ansible-core 2.20.10)
 #   2.21 -> .venv-2.21   (Python 3.13, ansible-core 2.21.5)
 # The collection is laid out per core under .work/matrix-CORE/ansible_collections/cec/cc_gateway, so the
-# runs do not disturb .work/ansible_collections. Integration tests run against the simulator started here
-# (from the core's own venv) on a free loopback port. A summary with the time of every step ends the run;
+# runs do not disturb .work/ansible_collections. Integration tests run through scripts/run-integration.sh (the
+# simulator on a free loopback port, run by the core's venv, which has the test requirements too). A summary with the time of every step ends the run;
 # the exit code is non-zero when any step failed. Logs: .work/matrix-CORE/STEP.log.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,7 +61,9 @@ make_venv() {
   grep -v '^ansible-core==' requirements-test.txt >"$venv/requirements-test.txt"
   quiet_pip "$venv/bin/python" -m pip install --quiet "ansible-core==$pin" \
     -r requirements.txt -r "$venv/requirements-test.txt"
-  "$venv/bin/ansible" --version | grep -q "core $pin" || {
+  local version
+  version=$("$venv/bin/ansible" --version) || return 1
+  [[ $version == *"core $pin"* ]] || {
     echo "ansible-core $pin did not install in $venv"
     return 1
   }
@@ -85,38 +88,9 @@ PY
   cp scripts/get_pip_standin.py "$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
 }
 
+# scripts/run-integration.sh owns how the simulator is started for the integration targets.
 run_integration() {
-  local core=$1 collection=$2 venv=$3 pyver=$4 run sim_pid rc
-  run=$(mktemp -d)
-  "$venv/bin/python" -m ccgw_sim --host 127.0.0.1 --port 0 --cert-dir "$run" --state-file "$run/state.json" \
-    --poll-hold 0.5 >"$run/simulator.log" 2>&1 &
-  sim_pid=$!
-  for _ in $(seq 1 100); do
-    [ -s "$run/state.json" ] && break
-    kill -0 "$sim_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ ! -s "$run/state.json" ]; then
-    echo "the simulator did not start:"
-    cat "$run/simulator.log"
-    kill "$sim_pid" 2>/dev/null
-    rm -rf "$run"
-    return 1
-  fi
-  "$venv/bin/python" - "$run/state.json" "$collection/tests/integration/integration_config.yml" <<'PY'
-import json, sys
-state = json.load(open(sys.argv[1]))
-with open(sys.argv[2], "w") as out:
-    out.write(f"cc_gateway_url: {state['url']}\n")
-    out.write(f"cc_gateway_ca: {state['ca']}\n")
-    out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
-PY
-  (cd "$collection" && ansible-test integration --local --python "$pyver" --color no)
-  rc=$?
-  kill "$sim_pid" 2>/dev/null
-  wait "$sim_pid" 2>/dev/null
-  rm -rf "$run"
-  return $rc
+  ANSIBLE_TEST_PYTHON=$2 "$src/scripts/run-integration.sh" "$1"
 }
 
 run_core() {
@@ -129,14 +103,17 @@ run_core() {
     return
   fi
   pyver=$("$root/$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  summary+=("$core venv ok ($(("$SECONDS" - start)) s): $("$root/$venv/bin/ansible" --version | head -1), python $pyver")
+  local version
+  version=$("$root/$venv/bin/ansible" --version)
+  summary+=("$core venv ok ($(("$SECONDS" - start)) s): ${version%%$'\n'*}, python $pyver")
   # The core's own tools first on PATH; the collection copy of this core is the only one Ansible sees.
   export PATH="$root/$venv/bin:$ORIGINAL_PATH"
   export ANSIBLE_COLLECTIONS_PATH=$work
-  export PYTHONPATH=$root/simulator
+  export PYTHONPATH=$src/simulator
   install_get_pip_standin "$root/$venv" || { summary+=("$core get-pip stand-in FAILED"); failed=1; return; }
   rm -rf "$work"
-  collection=$(scripts/collection-tree.sh "$work") || { summary+=("$core collection FAILED"); failed=1; return; }
+  collection=$(cd "$src" && "$root/scripts/collection-tree.sh" "$work") ||
+    { summary+=("$core collection FAILED"); failed=1; return; }
   for step in "${steps[@]}"; do
     say "ansible-core $core (python $pyver): ansible-test $step"
     start=$SECONDS
@@ -150,7 +127,7 @@ run_core() {
           ansible-test units --local --requirements --python "$pyver" --color no) 2>&1 | tee "$work/$step.log"
         ;;
       integration)
-        run_integration "$core" "$collection" "$root/$venv" "$pyver" 2>&1 | tee "$work/$step.log"
+        run_integration "$collection" "$pyver" 2>&1 | tee "$work/$step.log"
         ;;
       *)
         echo "unknown step $step"
@@ -169,6 +146,18 @@ run_core() {
 
 ORIGINAL_PATH=$PATH
 total=$SECONDS
+# What is tested: the git-tracked files of the work tree (as make test does), or those of MATRIX_REF, from a
+# throw-away clone (stable while others keep editing the work tree).
+src=$root
+if [ -n "${MATRIX_REF:-}" ]; then
+  src=$(mktemp -d)
+  trap 'rm -rf "$src"' EXIT
+  git clone -q "$root" "$src"
+  git -C "$src" checkout -q --detach "$MATRIX_REF"
+  summary+=("testing $(git -C "$src" log -1 --format='%h %s') (MATRIX_REF=$MATRIX_REF)")
+else
+  summary+=("testing the work tree's tracked files")
+fi
 for core in "${cores[@]}"; do
   if [ -z "${VENV[$core]:-}" ]; then
     echo "unknown ansible-core $core (known: ${!VENV[*]})"

@@ -79,9 +79,20 @@ def guid_from_header(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
+_TLS_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+
 def tls_context(request: dict[str, Any]) -> ssl.SSLContext | None:
+    """One TLS context per set of TLS options, shared by every agent: each holds the loaded CA bundle."""
     if not request["gateway_url"].lower().startswith("https"):
         return None
+    key = tuple(request.get(name) for name in ("validate_certs", "ca_path", "client_cert", "client_key"))
+    if key not in _TLS_CONTEXTS:
+        _TLS_CONTEXTS[key] = _new_tls_context(request)
+    return _TLS_CONTEXTS[key]
+
+
+def _new_tls_context(request: dict[str, Any]) -> ssl.SSLContext:
     if not request.get("validate_certs", True):
         context = ssl.create_default_context()
         context.check_hostname = False

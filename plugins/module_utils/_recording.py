@@ -65,6 +65,7 @@ def validate(request: RecordRequest) -> None:
     schemas.check(request.record_body(), schemas.RECORD_REQUEST, prefix="request.")
 
 
+MAX_ENDED_TASKS = 20
 RECORD_STARTED = "AgentMediaEvent_Record"
 RECORD_FAILED = "AgentMediaEvent_Record_Fail"
 
@@ -94,19 +95,30 @@ class RecordingManager(AgentSession):
     # -- what is known of the recording
 
     def _merge_kept_recording(self) -> None:
-        """With a kept agent, the events it saw say whether the recording runs."""
+        """With a kept agent, the events it saw say whether the recording runs.
+
+        The keeper may lag behind this collection's own requests: a task it saw start may already have been
+        stopped by a task of this collection, so those stopped tasks (kept in the session) win.
+        """
         if self.kept is None:
             return
+        ended = set(self.kept.get("ended_tasks", [])) | set(self.session.get("ended_tasks", []))
         recording = self.session.get("recording")
-        if recording and recording.get("task_id") in self.kept.get("ended_tasks", []):
+        if recording and recording.get("task_id") in ended:
             recording = None
         seen = self.kept.get("recording")
-        if seen and (not recording or recording.get("task_id") != seen.get("task_id")):
+        if seen and seen.get("task_id") not in ended and not recording:
             recording = {"task_id": seen["task_id"], "file_name": seen.get("file_name"), "paused": False}
         if recording:
             self.session["recording"] = recording
         else:
             self.session.pop("recording", None)
+
+    def _recording_ended(self) -> None:
+        """Forget the running recording, remembering its task as ended for a keeper that lags behind."""
+        task_id = (self.session.pop("recording", None) or {}).get("task_id")
+        if task_id:
+            self.session["ended_tasks"] = ([*self.session.get("ended_tasks", []), task_id])[-MAX_ENDED_TASKS:]
 
     @property
     def recording(self) -> dict[str, Any] | None:
@@ -337,9 +349,9 @@ class RecordingManager(AgentSession):
                 )
             if exc.retcode != retcodes.NO_RECORDING_TASK:
                 raise
-            self.session.pop("recording", None)
+            self._recording_ended()
             return self._result(request, False, before, retcode=exc.retcode, message=str(exc))
-        self.session.pop("recording", None)
+        self._recording_ended()
         return self._result(
             request,
             True,

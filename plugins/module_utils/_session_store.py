@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -175,14 +174,17 @@ class SessionStore:
             os.path.join(self.directory, "keeper.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
         )
         try:
-            subprocess.Popen(
+            # A session of its own (setsid): the keeper outlives this task and its process group.
+            os.posix_spawn(
+                interpreter,
                 [interpreter, script, "--store", self.directory],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                close_fds=True,
-                start_new_session=True,
-                cwd=self.directory,
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, log, 1),
+                    (os.POSIX_SPAWN_DUP2, log, 2),
+                ],
+                setsid=True,
             )
         finally:
             os.close(log)
