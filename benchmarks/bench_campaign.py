@@ -32,7 +32,7 @@ PASSWORD = "Demo-1234"
 FIRST_AGENT = 1001
 
 
-def start_simulator(work: Path, agents: int) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_simulator(work: Path, agents: int, http: bool) -> tuple[subprocess.Popen[bytes], str, str]:
     state = work / "sim.json"
     process = subprocess.Popen(
         [
@@ -70,7 +70,7 @@ class Admin:
         self.url = url
         self.http = requests.Session()
         self.http.trust_env = False
-        self.http.verify = ca
+        self.http.verify = ca or True
 
     def reset(self) -> None:
         self.http.post(f"{self.url}/_sim/reset", json={}, timeout=30).raise_for_status()
@@ -160,7 +160,7 @@ def run_playbook(work: Path, name: str, text: str, extra: dict) -> tuple[float, 
     variables.write_text(json.dumps(extra))
     env = {
         **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".work"),
+        "ANSIBLE_COLLECTIONS_PATH": os.environ.get("BENCH_COLLECTIONS", str(ROOT / ".work")),
         "CC_GATEWAY_SESSION_DIR": str(work / f"sessions-{name}-{time.monotonic_ns()}"),
         "ANSIBLE_LOCALHOST_WARNING": "false",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
@@ -223,12 +223,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="20,200,1000", help="agent counts, comma-separated")
     parser.add_argument("--uri-max", type=int, default=20, help="largest N for the slow uri variant")
     parser.add_argument("--concurrency", type=int, default=50, help="max_concurrency of batch and floor")
+    parser.add_argument(
+        "--http", action="store_true", help="plain HTTP instead of HTTPS (real gateways: HTTPS)"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="cc-gateway-bench-") as tmp:
         work = Path(tmp)
-        simulator, url, ca = start_simulator(work, max(sizes))
+        simulator, url, ca = start_simulator(work, max(sizes), args.http)
+        print(f"simulator: {url} ({'plain HTTP' if args.http else 'HTTPS, verified against its CA'})")
         admin = Admin(url, ca)
         try:
             common = {"url": url, "ca": ca, "concurrency": args.concurrency, "password": PASSWORD}

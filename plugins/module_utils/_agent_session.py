@@ -170,7 +170,9 @@ class AgentSession:
         settings = self.client.settings
         connection = {
             "validate_certs": settings.validate_certs,
-            "ca_path": settings.ca_path,
+            # The bundle the modules verify against (ca_path, REQUESTS_CA_BUNDLE, ... or certifi's), resolved here
+            # so that the keeper, which uses the ssl module directly, trusts exactly the same CAs.
+            "ca_path": settings.ca_bundle,
             "client_cert": settings.client_cert,
             "client_key": settings.client_key,
             "timeout": settings.timeout,

@@ -4,23 +4,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
 
 try:
-    import requests
-    from requests.adapters import HTTPAdapter
+    # requests is the declared dependency; its own transport, urllib3, carries the requests: at a
+    # thousand agents per task, requests' per-request overhead (sessions, hooks, environment merging)
+    # was twice the cost of the HTTP exchanges themselves.
+    import certifi
+    import requests.utils
+    import urllib3
     from urllib3.util.retry import Retry
 
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by the module's missing_required_lib path
-    requests = None
+    urllib3 = None
     REQUESTS_IMPORT_ERROR = exc
 
 API_ROOT = "/agentgateway/resource/"
@@ -77,19 +83,30 @@ class ConnectionSettings:
         return self.gateway_url.rstrip("/") + API_ROOT
 
     @property
-    def verify(self) -> bool | str:
+    def ca_bundle(self) -> str | None:
+        """The CA bundle to verify against, as requests would choose it; None when not verifying."""
         if not self.validate_certs:
-            return False
-        # What requests would take from the environment with trust_env, read once instead of per request.
+            return None
         return (
-            self.ca_path or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            self.ca_path
+            or os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or certifi.where()
         )
 
-    @property
-    def cert(self) -> str | tuple[str, str] | None:
-        if self.client_cert and self.client_key:
-            return (self.client_cert, self.client_key)
-        return self.client_cert
+    def pool_options(self) -> dict[str, Any]:
+        """urllib3 connection-pool options for these TLS settings."""
+        if not self.base_url.lower().startswith("https"):
+            return {}
+        options: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if self.validate_certs else "CERT_NONE"}
+        if self.validate_certs:
+            options["ca_certs"] = self.ca_bundle
+        else:
+            options["assert_hostname"] = False
+        if self.client_cert:
+            options["cert_file"] = self.client_cert
+            options["key_file"] = self.client_key
+        return options
 
 
 def now_ms() -> int:
@@ -104,70 +121,76 @@ def guid_from_header(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-_SHARED_ADAPTERS: dict[int, Any] = {}
+_POOL_MANAGERS: dict[tuple[int, str | None], Any] = {}
 
 
-def shared_adapter(pool_size: int = 10) -> Any:
-    """One connection pool per process and size, so loop items and batch agents reuse connections."""
-    adapter = _SHARED_ADAPTERS.get(pool_size)
-    if adapter is None:
-        retry = Retry(
-            total=CONNECT_RETRIES,
-            connect=CONNECT_RETRIES,
-            read=0,
-            status=0,
-            other=0,
-            redirect=0,
-            backoff_factor=0.2,
-            allowed_methods=None,
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
-        _SHARED_ADAPTERS[pool_size] = adapter
-    return adapter
+def retry_policy() -> Any:
+    # Only connection attempts that failed before anything was sent are retried.
+    return Retry(
+        total=CONNECT_RETRIES,
+        connect=CONNECT_RETRIES,
+        read=0,
+        status=0,
+        other=0,
+        redirect=0,
+        backoff_factor=0.2,
+        allowed_methods=None,
+        raise_on_status=False,
+    )
 
 
 @lru_cache(maxsize=16)
 def environment_proxies(url: str) -> dict[str, str]:
-    """Proxies for url from HTTPS_PROXY/NO_PROXY and friends, as requests would find them per request."""
+    """Proxies for url from HTTPS_PROXY/NO_PROXY and friends, as requests finds them."""
     return requests.utils.get_environ_proxies(url)
 
 
-def new_http_session(pool_size: int = 10) -> Any:
-    """A requests session of one agent (its own cookies) on the shared connection pool.
-
-    trust_env is off because requests would scan the whole environment on every request; the client
-    passes what it would have found (proxies, CA bundle) itself.
-    """
-    http = requests.Session()
-    http.trust_env = False
-    adapter = shared_adapter(pool_size)
-    http.mount("https://", adapter)
-    http.mount("http://", adapter)
-    return http
+def pool_manager(url: str, pool_size: int = 10) -> Any:
+    """One connection pool per process (and proxy and size): loop items and batch agents reuse connections."""
+    scheme = url.split(":", 1)[0].lower()
+    proxy = environment_proxies(url).get(scheme) or environment_proxies(url).get("all")
+    key = (pool_size, proxy)
+    manager = _POOL_MANAGERS.get(key)
+    if manager is None:
+        if proxy:
+            manager = urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, retries=retry_policy())
+        else:
+            manager = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=retry_policy())
+        _POOL_MANAGERS[key] = manager
+    return manager
 
 
 class GatewayClient:
     """One agent's conversation with one gateway: keeps the current GUID and the cookies."""
 
-    def __init__(self, settings: ConnectionSettings, agent_id: int, http: Any = None) -> None:
+    def __init__(self, settings: ConnectionSettings, agent_id: int, pool_size: int = 10) -> None:
         self.settings = settings
         self.agent_id = agent_id
         self.guid: str | None = None
-        self.http = http if http is not None else new_http_session()
+        self.cookies: dict[str, str] = {}
+        manager = pool_manager(settings.base_url, pool_size)
+        self.pool = manager.connection_from_url(settings.base_url, pool_kwargs=settings.pool_options())
+        # Through a plain-HTTP proxy the request line carries the whole URL; otherwise only the path.
+        through_http_proxy = isinstance(manager, urllib3.ProxyManager) and settings.base_url.startswith(
+            "http:"
+        )
+        self.request_prefix = settings.base_url if through_http_proxy else urlsplit(settings.base_url).path
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node
 
     def export_cookies(self) -> list[dict[str, Any]]:
-        return [
-            {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path} for c in self.http.cookies
-        ]
+        return [{"name": name, "value": value} for name, value in self.cookies.items()]
 
     def import_cookies(self, cookies: list[dict[str, Any]]) -> None:
         for cookie in cookies or []:
-            self.http.cookies.set(
-                cookie["name"], cookie["value"], domain=cookie.get("domain", ""), path=cookie.get("path", "/")
-            )
+            if cookie.get("name"):
+                self.cookies[cookie["name"]] = cookie.get("value", "")
+
+    def _take_cookies(self, response: Any) -> None:
+        for header in response.headers.getlist("Set-Cookie"):
+            name, _equals, rest = header.partition("=")
+            if name.strip() and _equals:
+                self.cookies[name.strip()] = rest.split(";", 1)[0].strip()
 
     # -- transport
 
@@ -180,52 +203,54 @@ class GatewayClient:
         headers = {"Content-Type": JSON_CONTENT_TYPE, "Accept": "application/json"}
         if authenticated:
             headers["Guid"] = self.guid or ""
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         target = self._describe_target(method, path)
         try:
-            return self.http.request(
+            return self.pool.urlopen(
                 method,
-                self.settings.base_url + path,
-                json=body,
+                self.request_prefix + path,
+                body=json.dumps(body).encode("utf-8") if body is not None else None,
                 headers=headers,
-                timeout=(self.settings.timeout, self.settings.timeout + hold),
-                verify=self.settings.verify,
-                cert=self.settings.cert,
-                proxies=environment_proxies(self.settings.base_url),
-                allow_redirects=False,
+                timeout=urllib3.Timeout(connect=self.settings.timeout, read=self.settings.timeout + hold),
+                retries=retry_policy(),
+                redirect=False,
+                assert_same_host=False,
             )
-        except requests.exceptions.SSLError as exc:
-            raise TransportError(
-                f"TLS verification failed for {target}: {_root_cause(exc)}. "
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._transport_error(exc, method, path, target) from None
+
+    def _transport_error(self, exc: BaseException, method: str, path: str, target: str) -> TransportError:
+        causes = _causes(exc)
+        kinds = {type(cause).__name__ for cause in causes}
+        cause = _root_cause(exc)
+        if any(isinstance(c, urllib3.exceptions.SSLError) for c in causes) or "SSLError" in kinds:
+            return TransportError(
+                f"TLS verification failed for {target}: {cause}. "
                 "Point ca_path at the CA bundle that signed the gateway's certificate "
                 "(or set validate_certs: false for a lab gateway).",
                 request_sent=False,
-            ) from None
-        except requests.exceptions.ConnectTimeout:
-            raise TransportError(
+            )
+        if "ConnectTimeoutError" in kinds:
+            return TransportError(
                 f"Timed out connecting to {target} after {self.settings.timeout:g} s "
                 f"({CONNECT_RETRIES + 1} attempts); nothing was sent.",
                 request_sent=False,
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise self._read_timeout(target) from None
-        except requests.exceptions.ConnectionError as exc:
-            if _is_read_timeout(exc):
-                raise self._read_timeout(target) from None
-            cause = _root_cause(exc)
-            if _is_refused(exc):
-                raise TransportError(
-                    f"Cannot connect to {self.settings.gateway_url.rstrip('/')} for {method} {API_ROOT}{path}: {cause} "
-                    f"({CONNECT_RETRIES + 1} attempts); check gateway_url and that the gateway is running; "
-                    "nothing was sent.",
-                    request_sent=False,
-                ) from None
-            raise TransportError(
-                f"The connection to {target} broke before an answer arrived ({cause}); "
-                "the gateway may have received the request.",
-                request_sent=True,
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransportError(f"Request {target} failed: {_root_cause(exc)}", request_sent=True) from None
+            )
+        if "ReadTimeoutError" in kinds:
+            return self._read_timeout(target)
+        if _is_refused(exc):
+            return TransportError(
+                f"Cannot connect to {self.settings.gateway_url.rstrip('/')} for {method} {API_ROOT}{path}: {cause} "
+                f"({CONNECT_RETRIES + 1} attempts); check gateway_url and that the gateway is running; "
+                "nothing was sent.",
+                request_sent=False,
+            )
+        return TransportError(
+            f"The connection to {target} broke before an answer arrived ({cause}); "
+            "the gateway may have received the request.",
+            request_sent=True,
+        )
 
     def _read_timeout(self, target: str) -> TransportError:
         return TransportError(
@@ -246,19 +271,20 @@ class GatewayClient:
         """Send one request; return the parsed envelope of a retcode-0 answer, raise GatewayError otherwise."""
         response = self._send(method, path, body, authenticated, hold)
         target = self._describe_target(method, path)
+        self._take_cookies(response)
         set_guid = response.headers.get("Set-GUID")
         if set_guid:
             self.guid = guid_from_header(set_guid)
-        if response.status_code != 200:
+        if response.status != 200:
             raise TransportError(
-                f"HTTP {response.status_code} {response.reason or ''} from {target}; "
+                f"HTTP {response.status} {response.reason or ''} from {target}; "
                 "the gateway answers business errors with HTTP 200, so this is a server or proxy fault.",
                 request_sent=True,
             )
         try:
-            envelope = response.json()
+            envelope = json.loads(response.data)
         except (ValueError, RecursionError):
-            snippet = response.text[:80]
+            snippet = response.data[:80].decode("utf-8", "replace")
             raise TransportError(
                 f"The answer to {target} is not JSON (starts with {snippet!r}).", request_sent=True
             ) from None

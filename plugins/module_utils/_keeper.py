@@ -210,6 +210,8 @@ class KeptAgent:
         self.saved_at = 0.0
 
     def save(self) -> None:
+        if not os.path.exists(self.stem + KEEP_SUFFIX):
+            return  # released: the modules removed its files, which must not come back
         self.state["updated_at"] = now_ms()
         write_json(self.stem + KEPT_SUFFIX, self.state)
         self.saved_at = time.monotonic()
@@ -352,6 +354,8 @@ class Keeper:
                 task.cancel()
                 del self.agents[stem]
                 if stem not in wanted:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(stem + KEPT_SUFFIX)
                     self.log(f"released {os.path.basename(stem)}")
         for stem, request in wanted.items():
             if stem not in self.agents:

@@ -16,7 +16,6 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     ConnectionSettings,
     GatewayClient,
     GatewayError,
-    new_http_session,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
@@ -98,7 +97,7 @@ class AgentTask:
         self.pool_size = max(1, params.get("max_concurrency") or 1)
 
     def _one(self, request: Any) -> dict[str, Any]:
-        client = GatewayClient(self.settings, request.agent_id, http=new_http_session(self.pool_size))
+        client = GatewayClient(self.settings, request.agent_id, pool_size=self.pool_size)
         manager = self.MANAGER(client, self.store, self.params["gateway_url"], self.check_mode)
         try:
             return manager.ensure(request)

@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--password", help=f"password of every agent (default {DEFAULT_PASSWORD})")
     parser.add_argument("--state-file", metavar="PATH", help="write {url, ca, pid} as JSON once listening")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop: uvloop (about twice the throughput, TLS included) when installed, else asyncio",
+    )
     return parser.parse_args(argv)
 
 
@@ -127,6 +133,19 @@ async def serve(args: argparse.Namespace, store: Store) -> None:
             state_file.unlink(missing_ok=True)
 
 
+def run(coroutine: Any, loop: str) -> None:
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise OSError("--loop uvloop: the uvloop package is not installed") from None
+        else:
+            uvloop.run(coroutine)
+            return
+    asyncio.run(coroutine)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -135,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ccgw_sim: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(args, store))
+        run(serve(args, store), args.loop)
     except OSError as exc:
         print(f"ccgw_sim: cannot listen: {exc}", file=sys.stderr)
         return 1
