@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: cc_gateway_event_info
 short_description: Read the gateway events the session keeper saw for an agent, or wait for one
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the CC-Gateway events (C(AgentOther_PhoneAlerting), C(AgentMediaEvent_Record), ...) that the
     session keeper received for an agent kept with M(cec.cc_gateway.cc_gateway_session) and O(ignore:keepalive=true),

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: cc_gateway_record
 short_description: Start or stop an agent's voice recording on a Huawei CEC CC-Gateway
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Starts the voice recording of a contact-center agent through the CC-Gateway I(Starting Voice Recording)
     interface (C(PUT /agentgateway/resource/recordplay/{agentid}/record)) and returns the recording task id,

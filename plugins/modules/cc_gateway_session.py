@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: cc_gateway_session
 short_description: Sign a Huawei CEC CC-Gateway agent in or out, and keep its session alive
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - O(state=present) signs an agent in (C(PUT /agentgateway/resource/onlineagent/{agentid}), or
     C(.../forcelogin) with O(force_login)); O(state=absent) signs it out (C(DELETE .../logout)).
