@@ -18,12 +18,12 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import _simulator as simulator
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -33,36 +33,8 @@ FIRST_AGENT = 1001
 
 
 def start_simulator(work: Path, agents: int, http: bool) -> tuple[subprocess.Popen[bytes], str, str]:
-    state = work / "sim.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ccgw_sim",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--cert-dir",
-            str(work),
-            "--state-file",
-            str(state),
-            "--agents",
-            f"{FIRST_AGENT}-{FIRST_AGENT + agents - 1}",
-            "--heartbeat-timeout",
-            "3600",
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "simulator")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not state.exists() or not state.stat().st_size:
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the simulator did not start")
-        time.sleep(0.05)
-    info = json.loads(state.read_text())
-    return process, info["url"], info["ca"]
+    arguments = ["--agents", f"{FIRST_AGENT}-{FIRST_AGENT + agents - 1}", "--heartbeat-timeout", "3600"]
+    return simulator.start_simulator(work, arguments + (["--http"] if http else []))
 
 
 class Admin:
@@ -231,7 +203,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="cc-gateway-bench-") as tmp:
         work = Path(tmp)
-        simulator, url, ca = start_simulator(work, max(sizes), args.http)
+        server, url, ca = start_simulator(work, max(sizes), args.http)
         print(f"simulator: {url} ({'plain HTTP' if args.http else 'HTTPS, verified against its CA'})")
         admin = Admin(url, ca)
         try:
@@ -287,8 +259,8 @@ def main() -> None:
                     parts.append(f"; batch task time {batch:.2f} s (target < 3 s)")
                 print(" ".join(parts))
         finally:
-            simulator.terminate()
-            simulator.wait(timeout=10)
+            server.terminate()
+            server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import requests
+from _simulator import start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Demo-1234"
@@ -50,42 +51,16 @@ PLAY = """---
 
 
 def simulator(work: Path, first: int, count: int, speedup: float) -> tuple[subprocess.Popen[bytes], str, str]:
-    state = work / "sim.json"
-    process = subprocess.Popen(
+    return start_simulator(
+        work,
         [
-            sys.executable,
-            "-m",
-            "ccgw_sim",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--cert-dir",
-            str(work),
-            "--state-file",
-            str(state),
-            "--agents",
-            f"{first}-{first + count - 1}",
-            "--heartbeat-timeout",
-            str(REAL_HEARTBEAT / speedup),
-            "--guid-interval",
-            str(int(1000 * REAL_GUID_INTERVAL / speedup)),
-            "--guid-timeout",
-            str(int(1000 * REAL_GUID_TIMEOUT / speedup)),
-            "--poll-hold",
-            str(min(1.0, REAL_HEARTBEAT / speedup / 4)),
+            "--agents", f"{first}-{first + count - 1}",
+            "--heartbeat-timeout", str(REAL_HEARTBEAT / speedup),
+            "--guid-interval", str(int(1000 * REAL_GUID_INTERVAL / speedup)),
+            "--guid-timeout", str(int(1000 * REAL_GUID_TIMEOUT / speedup)),
+            "--poll-hold", str(min(1.0, REAL_HEARTBEAT / speedup / 4)),
         ],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "simulator")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not state.exists() or not state.stat().st_size:
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the simulator did not start")
-        time.sleep(0.05)
-    info = json.loads(state.read_text())
-    return process, info["url"], info["ca"]
+    )  # fmt: skip
 
 
 def playbook(work: Path, step: str, module: str, option: str, variables: dict) -> float:

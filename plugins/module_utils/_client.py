@@ -210,7 +210,7 @@ class GatewayClient:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         target = self._describe_target(method, path)
         try:
-            return self.pool.urlopen(
+            return self.pool.request(
                 method,
                 self.request_prefix + path,
                 body=json.dumps(body).encode("utf-8") if body is not None else None,

@@ -18,3 +18,12 @@ class CCGatewayModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         if JSONSCHEMA_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib("jsonschema"), exception=str(JSONSCHEMA_IMPORT_ERROR))
+
+
+def run_agent_task(argument_spec: dict[str, Any], task_class: Any, **spec_options: Any) -> None:
+    """main() of a module whose work is an AgentTask (one agent or a batch)."""
+    module = CCGatewayModule(argument_spec=argument_spec, supports_check_mode=True, **spec_options)
+    result = task_class(module.params, module.check_mode, module._diff).run()
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)

@@ -179,17 +179,12 @@ results:
 """
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, session_spec
-from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
+from ansible_collections.cec.cc_gateway.plugins.module_utils._module import run_agent_task
 from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
 
 
 def main() -> None:
-    module = CCGatewayModule(argument_spec=session_spec(), supports_check_mode=True, **ONE_AGENT_OR_MANY)
-    result = SessionTask(module.params, module.check_mode, module._diff).run()
-    if result.get("failed"):
-        result.pop("failed")
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_agent_task(session_spec(), SessionTask, **ONE_AGENT_OR_MANY)
 
 
 if __name__ == "__main__":
