@@ -39,6 +39,7 @@ PID_FILE = "keeper.pid"
 LOCK_FILE = "keeper.lock"
 MAX_EVENTS = 500
 REFRESH_INTERVAL = 10.0
+TLS_READ_BUFFER = 16 * 1024
 MAX_ENDED_TASKS = 200
 # Events that end what they are about: the recording, or the whole session.
 RECORD_STARTED = "AgentMediaEvent_Record"
@@ -385,6 +386,14 @@ class Keeper:
         self.running = False
 
 
+def smaller_tls_buffers() -> None:
+    """asyncio gives every TLS connection a 256 KiB read buffer, zero-filled, so resident: 250 MB for a
+    thousand held polls. A poll answer is a few hundred bytes; 16 KiB is one TLS record."""
+    protocol = getattr(getattr(asyncio, "sslproto", None), "SSLProtocol", None)
+    if protocol is not None and getattr(protocol, "max_size", 0) > TLS_READ_BUFFER:
+        protocol.max_size = TLS_READ_BUFFER
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cec.cc_gateway session keeper")
     parser.add_argument("--store", required=True, help="the session store directory")
@@ -399,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # another keeper serves this store
     pid_path = os.path.join(directory, PID_FILE)
     write_json(pid_path, {"pid": os.getpid(), "started_at": now_ms()})
+    smaller_tls_buffers()
     keeper = Keeper(directory, args.idle_exit, args.scan_interval)
     keeper.log(f"session keeper {os.getpid()} serving {directory}")
     try:
