@@ -18,7 +18,7 @@ import json
 import os
 import signal
 import stat
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -224,10 +224,12 @@ def process_gone(pid: int) -> bool:
 
 def write_file(path: str, content: Any, text: bool = False) -> None:
     """Write a file never seen half written (aside, remove the old, rename), readable by its owner only."""
-    directory = os.path.dirname(path)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".write-", suffix=".tmp")
+    # A name of this process and thread, created exclusively with owner-only permissions from the start.
+    temporary = f"{os.path.dirname(path)}/.write-{os.getpid()}-{threading.get_ident()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)  # left by a process that died while writing, whose PID came back
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             if text:
                 handle.write(content)

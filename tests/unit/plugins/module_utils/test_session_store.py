@@ -46,7 +46,7 @@ def test_writes_leave_no_temporary_files(tmp_path):
     store = SessionStore(str(tmp_path))
     for number in range(5):
         store.save("https://gw:8043", 186, {"guid": f"g{number}"})
-    assert [name for name in os.listdir(tmp_path) if name.startswith(".session-")] == []
+    assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []
     assert store.load("https://gw:8043", 186)["guid"] == "g4"
 
 
