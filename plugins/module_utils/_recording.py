@@ -12,11 +12,11 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError, now_ms
-from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask, TaskRequest
 
 
 @dataclass
-class RecordRequest:
+class RecordRequest(TaskRequest):
     agent_id: int
     state: str = "started"
     media_type: int = 5
@@ -29,11 +29,6 @@ class RecordRequest:
     force_login: bool = False
     wait: bool = False
     wait_timeout: float = 30.0
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> RecordRequest:
-        names = cls.__dataclass_fields__
-        return cls(**{name: params[name] for name in names if params.get(name) is not None})
 
     def arguments(self) -> dict[str, Any]:
         """The recording arguments as the JSON Schema sees them."""

@@ -10,14 +10,14 @@ from typing import Any
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask, TaskRequest
 
 # Answers to a sign-out that mean the agent is signed out already.
 ALREADY_SIGNED_OUT = frozenset({"100-006", "000-003", "100-008"})
 
 
 @dataclass
-class SessionRequest:
+class SessionRequest(TaskRequest):
     agent_id: int
     state: str = "present"
     password: str | None = None
@@ -26,11 +26,6 @@ class SessionRequest:
     force_login: bool = False
     keepalive: bool = False
     return_guid: bool = False
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> SessionRequest:
-        names = cls.__dataclass_fields__
-        return cls(**{name: params[name] for name in names if params.get(name) is not None})
 
 
 class SessionManager(AgentSession):

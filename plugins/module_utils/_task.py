@@ -38,6 +38,17 @@ def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
     )
 
 
+class TaskRequest:
+    """Base of a module's per-agent request dataclass: built from the task's parameters."""
+
+    agent_id: int
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Any:
+        names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return cls(**{name: params[name] for name in names if params.get(name) is not None})
+
+
 class AgentTask:
     """Subclasses set REQUEST (from_params, agent_id), MANAGER (ensure), FACT, PER_AGENT_KEYS, validate()."""
 
