@@ -174,18 +174,7 @@ class SessionStore:
             os.path.join(self.directory, "keeper.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
         )
         try:
-            # A session of its own (setsid): the keeper outlives this task and its process group.
-            os.posix_spawn(
-                interpreter,
-                [interpreter, script, "--store", self.directory],
-                os.environ,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, log, 1),
-                    (os.POSIX_SPAWN_DUP2, log, 2),
-                ],
-                setsid=True,
-            )
+            daemonize([interpreter, script, "--store", self.directory], log)
         finally:
             os.close(log)
         deadline = time.monotonic() + wait
@@ -211,6 +200,31 @@ class SessionStore:
                 return True
             time.sleep(0.05)
         return False
+
+
+def daemonize(command: list[str], log: int) -> None:
+    """Run command detached: in a session of its own, a child of init, stdout and stderr to log.
+
+    Two forks, so that the keeper is nobody's child here (no zombie, no signal from this task's process group);
+    between fork and exec only system calls run, as the forking process may have other threads.
+    """
+    executable = command[0]
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        child = os.fork()
+        if child == 0:
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    os.dup2(devnull, 0)
+                    os.dup2(log, 1)
+                    os.dup2(log, 2)
+                    os.execv(executable, command)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+    finally:
+        os.close(devnull)
 
 
 def process_gone(pid: int) -> bool:
