@@ -395,7 +395,3 @@ def _is_refused(exc: BaseException) -> bool:
         isinstance(cause, ConnectionRefusedError) or type(cause).__name__ == "NewConnectionError"
         for cause in _causes(exc)
     )
-
-
-def _is_read_timeout(exc: BaseException) -> bool:
-    return any(type(cause).__name__ == "ReadTimeoutError" for cause in _causes(exc))

@@ -25,8 +25,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import (
 from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
 from ansible_collections.cec.cc_gateway.plugins.modules import cc_gateway_record
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.fuzz_settings import FUZZ
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 # The seed ("Starting Voice Recording") and the rulings, written out again rather than imported.
@@ -38,14 +39,6 @@ SEED_RECORD_FORMATS = {"default": 0, "24k_vox": 1, "32k_vox": 2, "64k_alaw": 3}
 SEED_STATES = ("started", "stopped")
 
 GUID = "279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0"
-FUZZ = settings(
-    max_examples=200,
-    deadline=None,
-    database=None,
-    # The same examples on every run: CI stays reproducible; raise max_examples locally to explore.
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 
 def offending_options(arguments):

@@ -19,8 +19,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     RetcodeError,
     TransportError,
 )
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.fuzz_settings import FUZZ
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -29,15 +30,6 @@ SEED_BODY = {"mediaType": 5, "recordMode": 0, "recordFormat": 0}
 OPERATIONS = ("sign_in", "start_recording", "agent_status")
 GATEWAY_ERRORS = (TransportError, ResponseShapeError, RetcodeError)
 RETCODE = re.compile(r"\A(0|[0-9]{3}-[0-9]{3})\Z")
-
-FUZZ = settings(
-    max_examples=200,
-    deadline=None,
-    database=None,
-    # The same examples on every run: CI stays reproducible; raise max_examples locally to explore.
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 
 @pytest.fixture(scope="module")
