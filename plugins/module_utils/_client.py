@@ -13,20 +13,18 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _http as http
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
 
 try:
-    # requests is the declared dependency; its own transport, urllib3, and CA bundle, certifi, carry the
-    # requests: at a thousand agents per task, requests' per-request overhead (sessions, hooks, merging
-    # the environment) cost twice the HTTP exchanges themselves, and importing it a quarter second a task.
+    # requests is the declared dependency; its CA bundle, certifi, is the default trust store, as with
+    # requests. The exchanges themselves go through _http (see there why not requests or urllib3).
     import certifi
-    import urllib3
-    from urllib3.util.retry import Retry
 
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by the module's missing_required_lib path
-    urllib3 = None
+    certifi = None
     REQUESTS_IMPORT_ERROR = exc
 
 API_ROOT = "/agentgateway/resource/"
@@ -34,8 +32,7 @@ JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 GUID_PREFIX = "JSESSIONID="
 # How much longer than timeout an event poll may take: the gateway holds polls that have no event.
 EVENT_POLL_HOLD = 15.0
-# Connection attempts that failed before anything was sent are the only ones retried.
-CONNECT_RETRIES = 2
+CONNECT_RETRIES = http.CONNECT_RETRIES
 
 
 class GatewayError(Exception):
@@ -94,19 +91,11 @@ class ConnectionSettings:
             or certifi.where()
         )
 
-    def pool_options(self) -> dict[str, Any]:
-        """urllib3 connection-pool options for these TLS settings."""
+    def tls_context(self) -> Any:
+        """The TLS context for these settings (shared in the process); None for plain HTTP."""
         if not self.base_url.lower().startswith("https"):
-            return {}
-        options: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if self.validate_certs else "CERT_NONE"}
-        if self.validate_certs:
-            options["ca_certs"] = self.ca_bundle
-        else:
-            options["assert_hostname"] = False
-        if self.client_cert:
-            options["cert_file"] = self.client_cert
-            options["key_file"] = self.client_key
-        return options
+            return None
+        return http.tls_context(self.validate_certs, self.ca_bundle, self.client_cert, self.client_key)
 
 
 def now_ms() -> int:
@@ -121,24 +110,6 @@ def guid_from_header(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-_POOL_MANAGERS: dict[tuple[int, str | None], Any] = {}
-
-
-def retry_policy() -> Any:
-    # Only connection attempts that failed before anything was sent are retried.
-    return Retry(
-        total=CONNECT_RETRIES,
-        connect=CONNECT_RETRIES,
-        read=0,
-        status=0,
-        other=0,
-        redirect=0,
-        backoff_factor=0.2,
-        allowed_methods=None,
-        raise_on_status=False,
-    )
-
-
 @lru_cache(maxsize=16)
 def environment_proxies(url: str) -> dict[str, str]:
     """Proxies for url from HTTPS_PROXY/NO_PROXY and friends, as requests finds them."""
@@ -148,36 +119,37 @@ def environment_proxies(url: str) -> dict[str, str]:
     return urllib.request.getproxies()
 
 
-def pool_manager(url: str, pool_size: int = 10) -> Any:
-    """One connection pool per process (and proxy and size): loop items and batch agents reuse connections."""
+def connection_pool(settings: ConnectionSettings, pool_size: int = 10) -> http.ConnectionPool:
+    """The process's connection pool for the gateway (through the environment's proxy, if any)."""
+    url = settings.base_url
     scheme = url.split(":", 1)[0].lower()
-    proxy = environment_proxies(url).get(scheme) or environment_proxies(url).get("all")
-    key = (pool_size, proxy)
-    manager = _POOL_MANAGERS.get(key)
-    if manager is None:
-        if proxy:
-            manager = urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, retries=retry_policy())
-        else:
-            manager = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=retry_policy())
-        _POOL_MANAGERS[key] = manager
-    return manager
+    proxies = environment_proxies(url)
+    proxy = proxies.get(scheme) or proxies.get("all")
+    try:
+        endpoint = http.Endpoint.from_url(url, proxy)
+    except http.HTTPFailure as exc:
+        raise TransportError(
+            f"Nothing was sent to {settings.gateway_url}: {exc.reason}.", request_sent=False
+        ) from None
+    return http.connection_pool(endpoint, settings.tls_context(), pool_size)
 
 
 class GatewayClient:
     """One agent's conversation with one gateway: keeps the current GUID and the cookies."""
 
-    def __init__(self, settings: ConnectionSettings, agent_id: int, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        agent_id: int,
+        pool_size: int = 10,
+        pool: http.ConnectionPool | None = None,
+    ) -> None:
         self.settings = settings
         self.agent_id = agent_id
         self.guid: str | None = None
         self.cookies: dict[str, str] = {}
-        manager = pool_manager(settings.base_url, pool_size)
-        self.pool = manager.connection_from_url(settings.base_url, pool_kwargs=settings.pool_options())
-        # Through a plain-HTTP proxy the request line carries the whole URL; otherwise only the path.
-        through_http_proxy = isinstance(manager, urllib3.ProxyManager) and settings.base_url.startswith(
-            "http:"
-        )
-        self.request_prefix = settings.base_url if through_http_proxy else urlsplit(settings.base_url).path
+        self.pool = pool if pool is not None else connection_pool(settings, pool_size)
+        self.request_prefix = urlsplit(settings.base_url).path
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node
 
@@ -190,7 +162,7 @@ class GatewayClient:
                 self.cookies[cookie["name"]] = cookie.get("value", "")
 
     def _take_cookies(self, response: Any) -> None:
-        for header in response.headers.getlist("Set-Cookie"):
+        for header in response.cookies:
             name, _equals, rest = header.partition("=")
             if name.strip() and _equals:
                 self.cookies[name.strip()] = rest.split(";", 1)[0].strip()
@@ -202,62 +174,56 @@ class GatewayClient:
 
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool, hold: float = 0.0
-    ) -> Any:
+    ) -> http.Response:
         headers = {"Content-Type": JSON_CONTENT_TYPE, "Accept": "application/json"}
         if authenticated:
             headers["Guid"] = self.guid or ""
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        target = self._describe_target(method, path)
         try:
             return self.pool.request(
                 method,
                 self.request_prefix + path,
-                body=json.dumps(body).encode("utf-8") if body is not None else None,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=self.settings.timeout, read=self.settings.timeout + hold),
-                retries=retry_policy(),
-                redirect=False,
-                assert_same_host=False,
+                headers,
+                json.dumps(body).encode("utf-8") if body is not None else None,
+                connect_timeout=self.settings.timeout,
+                read_timeout=self.settings.timeout + hold,
             )
-        except urllib3.exceptions.HTTPError as exc:
-            raise self._transport_error(exc, method, path, target) from None
+        except http.HTTPFailure as exc:
+            raise self._transport_error(exc, method, path) from None
 
-    def _transport_error(self, exc: BaseException, method: str, path: str, target: str) -> TransportError:
-        causes = _causes(exc)
-        kinds = {type(cause).__name__ for cause in causes}
-        cause = _root_cause(exc)
-        if any(isinstance(c, urllib3.exceptions.SSLError) for c in causes) or "SSLError" in kinds:
+    def _transport_error(self, exc: http.HTTPFailure, method: str, path: str) -> TransportError:
+        target = self._describe_target(method, path)
+        if exc.kind == "tls":
             return TransportError(
-                f"TLS verification failed for {target}: {cause}. "
+                f"TLS verification failed for {target}: {exc.reason}. "
                 "Point ca_path at the CA bundle that signed the gateway's certificate "
                 "(or set validate_certs: false for a lab gateway).",
                 request_sent=False,
             )
-        if "ConnectTimeoutError" in kinds:
+        if exc.kind == "connect_timeout":
             return TransportError(
                 f"Timed out connecting to {target} after {self.settings.timeout:g} s "
                 f"({CONNECT_RETRIES + 1} attempts); nothing was sent.",
                 request_sent=False,
             )
-        if "ReadTimeoutError" in kinds:
-            return self._read_timeout(target)
-        if _is_refused(exc):
+        if exc.kind in ("refused", "connect"):
             return TransportError(
-                f"Cannot connect to {self.settings.gateway_url.rstrip('/')} for {method} {API_ROOT}{path}: {cause} "
-                f"({CONNECT_RETRIES + 1} attempts); check gateway_url and that the gateway is running; "
-                "nothing was sent.",
+                f"Cannot connect to {self.settings.gateway_url.rstrip('/')} for {method} {API_ROOT}{path}: "
+                f"{exc.reason} ({CONNECT_RETRIES + 1} attempts); check gateway_url and that the gateway is "
+                "running; nothing was sent.",
                 request_sent=False,
             )
+        if exc.kind in ("proxy", "request"):
+            return TransportError(f"{target} was not sent: {exc.reason}.", request_sent=False)
+        if exc.kind == "read_timeout":
+            return TransportError(
+                f"No answer from {target} within timeout={self.settings.timeout:g} s; "
+                "the gateway may have received the request.",
+                request_sent=True,
+            )
         return TransportError(
-            f"The connection to {target} broke before an answer arrived ({cause}); "
-            "the gateway may have received the request.",
-            request_sent=True,
-        )
-
-    def _read_timeout(self, target: str) -> TransportError:
-        return TransportError(
-            f"No answer from {target} within timeout={self.settings.timeout:g} s; "
+            f"The connection to {target} broke before an answer arrived ({exc.reason}); "
             "the gateway may have received the request.",
             request_sent=True,
         )
@@ -275,7 +241,7 @@ class GatewayClient:
         response = self._send(method, path, body, authenticated, hold)
         target = self._describe_target(method, path)
         self._take_cookies(response)
-        set_guid = response.headers.get("Set-GUID")
+        set_guid = response.headers.get("set-guid")
         if set_guid:
             self.guid = guid_from_header(set_guid)
         if response.status != 200:
@@ -285,9 +251,9 @@ class GatewayClient:
                 request_sent=True,
             )
         try:
-            envelope = json.loads(response.data)
+            envelope = json.loads(response.body)
         except (ValueError, RecursionError):
-            snippet = response.data[:80].decode("utf-8", "replace")
+            snippet = response.body[:80].decode("utf-8", "replace")
             raise TransportError(
                 f"The answer to {target} is not JSON (starts with {snippet!r}).", request_sent=True
             ) from None
@@ -364,34 +330,3 @@ class GatewayClient:
             "content": event.get("content"),
             "received_at": now_ms(),
         }
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The chain of a requests/urllib3 exception, outermost first.
-
-    They nest their reasons in .reason, in args (beside strings) or as __cause__.
-    """
-    chain = [exc]
-    for _depth in range(10):
-        current = chain[-1]
-        candidates = [getattr(current, "reason", None), *current.args, current.__cause__, current.__context__]
-        inner = next((c for c in candidates if isinstance(c, BaseException) and c not in chain), None)
-        if inner is None:
-            break
-        chain.append(inner)
-    return chain
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost reason, without the connection object's repr urllib3 puts in front."""
-    text = str(_causes(exc)[-1])
-    if text.startswith("<") and ">: " in text:
-        text = text.split(">: ", 1)[1]
-    return text
-
-
-def _is_refused(exc: BaseException) -> bool:
-    return any(
-        isinstance(cause, ConnectionRefusedError) or type(cause).__name__ == "NewConnectionError"
-        for cause in _causes(exc)
-    )
