@@ -50,8 +50,12 @@ def normalise_gateway(gateway_url: str) -> str:
 class SessionStore:
     def __init__(self, directory: str | None = None) -> None:
         self.directory = os.path.abspath(directory or default_directory())
+        self._directory_checked = False
 
     def _ensure_directory(self) -> None:
+        # Checked once per store object (one task): a batch would otherwise check it twice per agent.
+        if self._directory_checked:
+            return
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
         info = os.stat(self.directory)
         if info.st_uid != os.getuid():
@@ -60,6 +64,7 @@ class SessionStore:
             )
         if stat.S_IMODE(info.st_mode) & 0o077:
             os.chmod(self.directory, 0o700)
+        self._directory_checked = True
 
     def _stem(self, gateway_url: str, agent_id: int) -> str:
         digest = hashlib.sha256(normalise_gateway(gateway_url).encode("utf-8")).hexdigest()[:16]
@@ -240,15 +245,15 @@ def write_file(path: str, content: Any, text: bool = False) -> None:
     """Write a file never seen half written (aside, remove the old, rename), readable by its owner only."""
     # A name of this process and thread, created exclusively with owner-only permissions from the start.
     temporary = f"{os.path.dirname(path)}/.write-{os.getpid()}-{threading.get_ident()}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temporary)  # left by a process that died while writing, whose PID came back
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    data = (content if text else json.dumps(content)).encode("utf-8")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            if text:
-                handle.write(content)
-            else:
-                json.dump(content, handle)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.unlink(temporary)  # left by a process that died while writing, whose PID came back
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         os.rename(temporary, path)
