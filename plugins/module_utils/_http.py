@@ -62,6 +62,10 @@ class Proxy:
     @classmethod
     def from_url(cls, url: str) -> Proxy:
         parts = urlsplit(url if "://" in url else f"http://{url}")
+        try:
+            port = parts.port or 80
+        except ValueError as exc:
+            raise HTTPFailure("proxy", f"the proxy URL has a bad port: {exc}", request_sent=False) from None
         if parts.scheme.lower() != "http":
             raise HTTPFailure(
                 "proxy",
@@ -72,7 +76,7 @@ class Proxy:
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             authorization = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-        return cls(parts.hostname or "", parts.port or 80, authorization)
+        return cls(parts.hostname or "", port, authorization)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,10 @@ class Endpoint:
     def from_url(cls, url: str, proxy_url: str | None = None) -> Endpoint:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        port = parts.port or (443 if scheme == "https" else 80)
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:
+            raise HTTPFailure("request", f"the URL {url} has a bad port: {exc}", request_sent=False) from None
         return cls(scheme, parts.hostname or "", port, Proxy.from_url(proxy_url) if proxy_url else None)
 
     @property
@@ -108,9 +115,25 @@ class Endpoint:
         return path
 
 
-def _check_header(name: str, value: str) -> None:
-    if any(char in value or char in name for char in "\r\n\0"):
-        raise HTTPFailure("request", f"the {name} header would contain a line break", request_sent=False)
+def _request_head(method: str, target: str, headers: dict[str, str]) -> bytes:
+    """The request line and headers; refuses what would change the request's structure, before sending."""
+    if any(char <= " " or char == "\x7f" for char in target):
+        raise HTTPFailure(
+            "request", "the request path contains a space or control character", request_sent=False
+        )
+    lines = [f"{method} {target} HTTP/1.1"]
+    for name, value in headers.items():
+        if any(char in value or char in name for char in "\r\n\0"):
+            raise HTTPFailure("request", f"the {name} header would contain a line break", request_sent=False)
+        lines.append(f"{name}: {value}")
+    try:
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise HTTPFailure(
+            "request",
+            f"a header holds a character HTTP cannot carry ({exc.object[exc.start : exc.end]!r})",
+            request_sent=False,
+        ) from None
 
 
 class Connection:
@@ -137,13 +160,9 @@ class Connection:
     def exchange(
         self, method: str, target: str, headers: dict[str, str], body: bytes | None, timeout: float
     ) -> Response:
-        lines = [f"{method} {target} HTTP/1.1"]
-        for name, value in headers.items():
-            _check_header(name, value)
-            lines.append(f"{name}: {value}")
         if body is not None or method in ("PUT", "POST"):
-            lines.append(f"Content-Length: {len(body or b'')}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            headers = {**headers, "Content-Length": str(len(body or b""))}
+        head = _request_head(method, target, headers)
         self.sock.settimeout(timeout)
         reused = self.used
         self.used = True
