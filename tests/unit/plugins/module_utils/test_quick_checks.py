@@ -19,6 +19,10 @@ class TaggedStr(str):
     """Like the tagged strings ansible-core 2.19 hands to plugins."""
 
 
+class TaggedInt(int):
+    """Like the tagged integers ansible-core 2.19 hands to plugins."""
+
+
 # Values near every rule of the schemas: enum members and their look-alikes (5.0, True, "5"), the agent id
 # and length limits and one past them, retcode-like strings, digits with a trailing newline.
 EDGE_VALUES = (
@@ -26,7 +30,7 @@ EDGE_VALUES = (
         0, 1, 3, 4, 5, 6, 100, 101, 59999, 60000, -1, 5.0, 0.0, 0.5, float("nan"), True, False, None,
         "", "0", "5", "x", "000-003", "100-006", "0\n", "12\n", "5086", "started", "stopped", "paused",
         "overwrite", "append", "default", "24k_vox", "64k_alaw", "a" * 24, "a" * 25, "a" * 32, "a" * 33,
-        "f" * 100, "f" * 101, TaggedStr("started"), TaggedStr("0"),
+        "f" * 100, "f" * 101, TaggedStr("started"), TaggedStr("0"), TaggedInt(5), TaggedInt(1001), TaggedInt(100),
     ]
 )  # fmt: skip
 EDGES = st.sampled_from(EDGE_VALUES)
@@ -99,6 +103,10 @@ def test_what_the_collection_sends_and_the_gateway_answers_takes_the_quick_path(
         ("record_arguments", request.arguments()),
         ("record_request", request.record_body()),
         ("agent_arguments", {"agent_id": 186}),
+        (
+            "record_arguments",
+            {"agent_id": TaggedInt(1001), "state": TaggedStr("started"), "media_type": TaggedInt(5)},
+        ),
         (
             "sign_in_request",
             {"password": "Demo-1234", "phonenum": "70186", "status": 4, "releasephone": True},
