@@ -137,18 +137,12 @@ def connection_pool(settings: ConnectionSettings, pool_size: int = 10) -> http.C
 class GatewayClient:
     """One agent's conversation with one gateway: keeps the current GUID and the cookies."""
 
-    def __init__(
-        self,
-        settings: ConnectionSettings,
-        agent_id: int,
-        pool_size: int = 10,
-        pool: http.ConnectionPool | None = None,
-    ) -> None:
+    def __init__(self, settings: ConnectionSettings, agent_id: int, pool_size: int = 10) -> None:
         self.settings = settings
         self.agent_id = agent_id
         self.guid: str | None = None
         self.cookies: dict[str, str] = {}
-        self.pool = pool if pool is not None else connection_pool(settings, pool_size)
+        self.pool = connection_pool(settings, pool_size)
         self.request_prefix = urlsplit(settings.base_url).path
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node

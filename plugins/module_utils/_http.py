@@ -114,6 +114,13 @@ class Endpoint:
             return f"http://{self.authority}{path}"
         return path
 
+    def headers(self) -> dict[str, str]:
+        """Host, and the proxy's credentials when requests go to a plain-HTTP proxy (not a tunnel)."""
+        headers = {"Host": self.authority}
+        if self.proxy is not None and self.scheme == "http" and self.proxy.authorization:
+            headers["Proxy-Authorization"] = self.proxy.authorization
+        return headers
+
 
 def _request_head(method: str, target: str, headers: dict[str, str]) -> bytes:
     """The request line and headers; refuses what would change the request's structure, before sending."""
@@ -269,14 +276,7 @@ class ConnectionPool:
         read_timeout: float,
     ) -> Response:
         connection = self._take() or self._connect(connect_timeout)
-        all_headers = {"Host": self.endpoint.authority, "User-Agent": USER_AGENT}
-        if (
-            self.endpoint.proxy is not None
-            and self.endpoint.scheme == "http"
-            and self.endpoint.proxy.authorization
-        ):
-            all_headers["Proxy-Authorization"] = self.endpoint.proxy.authorization
-        all_headers.update(headers)
+        all_headers = {**self.endpoint.headers(), "User-Agent": USER_AGENT, **headers}
         try:
             response = connection.exchange(
                 method, self.endpoint.target(path), all_headers, body, read_timeout
@@ -362,11 +362,12 @@ class ConnectionPool:
 
 def _open_tunnel(sock: socket.socket, endpoint: Endpoint, proxy: Proxy) -> None:
     """Ask the HTTP proxy on sock for a tunnel to the endpoint (HTTPS through a proxy)."""
-    lines = [f"CONNECT {endpoint.host_port} HTTP/1.1", f"Host: {endpoint.host_port}"]
+    headers = {"Host": endpoint.host_port}
     if proxy.authorization:
-        lines.append(f"Proxy-Authorization: {proxy.authorization}")
+        headers["Proxy-Authorization"] = proxy.authorization
+    head = _request_head("CONNECT", endpoint.host_port, headers)
     try:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        sock.sendall(head)
         answer = b""
         while b"\r\n\r\n" not in answer:
             data = sock.recv(4096)

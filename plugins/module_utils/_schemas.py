@@ -206,7 +206,8 @@ def _same_json(value: Any, allowed: Any) -> bool:
     return isinstance(value, int) and isinstance(allowed, int) and value == allowed
 
 
-def _keyword(keyword: str, rule: Any) -> Predicate | None:
+def _keyword(keyword: str, rule: Any, schema: dict[str, Any]) -> Predicate | None:
+    """The predicate of one keyword of schema; None for a keyword (or form of it) not compiled."""
     if keyword == "type":
         tests = [JSON_TYPES[name] for name in ([rule] if isinstance(rule, str) else rule)]
         return lambda value: any(test(value) for test in tests)
@@ -230,7 +231,8 @@ def _keyword(keyword: str, rule: Any) -> Predicate | None:
     if keyword == "required":
         return lambda value: not isinstance(value, dict) or all(name in value for name in rule)
     if keyword == "additionalProperties" and rule is False:
-        return None  # compiled together with properties
+        known = set(schema.get("properties", {}))
+        return lambda value: not isinstance(value, dict) or known.issuperset(value)
     if keyword == "properties":
         members = {name: quick_check(member) for name, member in rule.items()}
         if any(member is None for member in members.values()):
@@ -257,14 +259,8 @@ def quick_check(schema: dict[str, Any]) -> Predicate | None:
     for keyword, rule in schema.items():
         if keyword in ANNOTATIONS:
             continue
-        test = _keyword(keyword, rule)
+        test = _keyword(keyword, rule, schema)
         if test is None:
-            if keyword == "additionalProperties" and rule is False:
-                known = set(schema.get("properties", {}))
-                tests.append(
-                    lambda value, known=known: not isinstance(value, dict) or known.issuperset(value)
-                )
-                continue
             return None
         tests.append(test)
     return lambda value: all(test(value) for test in tests)
