@@ -19,6 +19,7 @@ from .state import STATE_BUSY, STATE_IDLE, STATE_WORK, Agent, Recording, Store, 
 PREFIX = "/agentgateway/resource/"
 JSON_TYPE = "application/json;charset=UTF-8"
 STICKY_COOKIE = "NSLBSTICKY=node0; Path=/"
+EMPTY_POLL = {"message": "", "retcode": "0"}
 AGENT_ID_RE = re.compile(r"[1-9][0-9]{2,4}")
 
 MESSAGES = {
@@ -323,6 +324,9 @@ class Gateway:
                 and time.monotonic() - session.guid_issued >= settings.guid_interval_ms / 1000.0
             ):
                 headers = set_guid(session.rotate(settings.guid_timeout_ms))
+        if event is None:
+            # A real gateway's empty answer has no `event` key at all.
+            return dict(EMPTY_POLL), headers
         return {"message": "", "retcode": "0", "event": event}, headers
 
     # ---- recordplay family ----------------------------------------------------------------------

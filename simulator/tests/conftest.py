@@ -102,7 +102,8 @@ class Client:
         while True:
             body = self.poll(agent).json()
             assert body["retcode"] == "0", body
-            if body["event"] is None:
+            if "event" not in body:
+                assert body == {"message": "", "retcode": "0"}, body
                 return events
             events.append(body["event"])
 
