@@ -65,9 +65,13 @@ def _validate_setting(key: str, value: Any) -> Any:
         if not isinstance(value, str) or len(value) != 1 or not value.isalpha():
             raise ConfigError("mapping_disk must be one drive letter")
         return value.upper()
-    if key in ("poll_hold", "heartbeat_timeout"):
+    if key == "poll_hold":
+        if not _is_number(value) or value < 0:
+            raise ConfigError("poll_hold must be a number of seconds >= 0 (0: empty polls answered at once)")
+        return float(value)
+    if key == "heartbeat_timeout":
         if not _is_number(value) or value <= 0:
-            raise ConfigError(f"{key} must be a positive number of seconds")
+            raise ConfigError("heartbeat_timeout must be a positive number of seconds")
         return float(value)
     if key == "signin_delay":
         if not _is_number(value) or value < 0:
@@ -153,6 +157,35 @@ def _yaml_bool(value: Any) -> Any:
     return value
 
 
+# basic.properties' long-poll hold: AGENT_POLL_WAIT_FLAG (ON/OFF), AGENT_POLL_WAIT_TIMES (count) and
+# AGENT_POLL_WAIT_INTERVAL (ms), with a real gateway's defaults ON, 100, 100 (a 10 s hold).
+POLL_WAIT_KEYS = ("AGENT_POLL_WAIT_FLAG", "AGENT_POLL_WAIT_TIMES", "AGENT_POLL_WAIT_INTERVAL")
+POLL_WAIT_DEFAULTS: dict[str, Any] = {
+    "AGENT_POLL_WAIT_FLAG": True,
+    "AGENT_POLL_WAIT_TIMES": 100,
+    "AGENT_POLL_WAIT_INTERVAL": 100,
+}
+
+
+def poll_hold_from_properties(values: dict[str, Any]) -> float:
+    """poll_hold in seconds = FLAG ? TIMES * INTERVAL / 1000 : 0; missing keys take the gateway defaults."""
+    merged = {**POLL_WAIT_DEFAULTS, **values}
+    flag = merged["AGENT_POLL_WAIT_FLAG"]
+    if isinstance(flag, str) and flag.strip().upper() in ("ON", "OFF", "TRUE", "FALSE"):
+        flag = flag.strip().upper() in ("ON", "TRUE")
+    if not isinstance(flag, bool):  # YAML 1.1 already reads a bare ON/OFF as a boolean
+        raise ConfigError("AGENT_POLL_WAIT_FLAG must be ON or OFF")
+    numbers = []
+    for key in ("AGENT_POLL_WAIT_TIMES", "AGENT_POLL_WAIT_INTERVAL"):
+        value = merged[key]
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{key} must be an integer >= 0")
+        numbers.append(value)
+    return numbers[0] * numbers[1] / 1000.0 if flag else 0.0
+
+
 @dataclass
 class FileConfig:
     settings: dict[str, Any] = field(default_factory=dict)
@@ -164,8 +197,11 @@ def load_yaml(path: str | Path) -> FileConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     result = FileConfig()
+    poll_wait: dict[str, Any] = {}
     for key, value in data.items():
-        if key == "agents":
+        if key in POLL_WAIT_KEYS:
+            poll_wait[key] = value
+        elif key == "agents":
             if not isinstance(value, list):
                 raise ConfigError("'agents' must be a list")
             result.agents = value
@@ -174,6 +210,10 @@ def load_yaml(path: str | Path) -> FileConfig:
             result.settings[name] = _yaml_bool(value) if name == "selfrecord" else value
         else:
             raise ConfigError(f"{path}: unknown key {key!r}")
+    if poll_wait:
+        if "poll_hold" in result.settings:
+            raise ConfigError(f"{path}: give either poll_hold or the AGENT_POLL_WAIT_* keys, not both")
+        result.settings["poll_hold"] = poll_hold_from_properties(poll_wait)
     return result
 
 

@@ -51,6 +51,8 @@ class EventQueue:
     async def pop(self, hold: float) -> dict[str, Any] | None:
         if self.events:
             return self.events.popleft()
+        if hold <= 0:
+            return None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + hold
         while True:

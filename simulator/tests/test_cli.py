@@ -6,10 +6,14 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 import requests
-from conftest import PASSWORD, start_sim
+from conftest import PASSWORD, SIM_ROOT, start_sim
 
 
 def test_https_start_state_file_and_clean_exit(tmp_path: Path) -> None:
@@ -127,11 +131,6 @@ def test_cli_flags(tmp_path: Path) -> None:
 
 
 def test_bad_config_exits_with_error(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from conftest import SIM_ROOT
-
     env = {**os.environ, "PYTHONPATH": str(SIM_ROOT)}
     result = subprocess.run(
         [sys.executable, "-m", "ccgw_sim", "--agents", "50-60"],
@@ -141,3 +140,88 @@ def test_bad_config_exits_with_error(tmp_path: Path) -> None:
         timeout=20,
     )
     assert result.returncode == 2 and "agent range" in result.stderr
+
+
+def test_poll_hold_zero_flag(tmp_path: Path) -> None:
+    sim = start_sim(tmp_path, "--http", "--poll-hold", "0")
+    try:
+        client = sim.client()
+        assert client.admin("GET", "config").json()["poll_hold"] == 0.0
+        client.ready(186)
+        assert client.poll(186).content == b'{"message":"","retcode":"0"}'
+    finally:
+        assert sim.stop() == 0
+
+
+def _run_config_only(tmp_path: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Start with a bad config: it must exit at once with code 2."""
+    config = tmp_path / "bad.yml"
+    config.write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(SIM_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "ccgw_sim", "--http", "--port", "0", "--config", str(config), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "hold"),
+    [
+        ("poll_hold: 0\n", 0.0),
+        ("AGENT_POLL_WAIT_FLAG: OFF\n", 0.0),
+        ("AGENT_POLL_WAIT_FLAG: 'OFF'\nAGENT_POLL_WAIT_TIMES: 100\nAGENT_POLL_WAIT_INTERVAL: 100\n", 0.0),
+        ("AGENT_POLL_WAIT_FLAG: ON\nAGENT_POLL_WAIT_TIMES: 3\nAGENT_POLL_WAIT_INTERVAL: 100\n", 0.3),
+        ("AGENT_POLL_WAIT_FLAG: 'on'\nAGENT_POLL_WAIT_TIMES: '4'\nAGENT_POLL_WAIT_INTERVAL: 50\n", 0.2),
+        ("AGENT_POLL_WAIT_FLAG: true\n", 10.0),  # a real gateway's defaults: 100 x 100 ms
+        ("AGENT_POLL_WAIT_INTERVAL: 20\n", 2.0),
+        ("AGENT_POLL_WAIT_TIMES: 0\n", 0.0),
+    ],
+)
+def test_yaml_poll_hold_and_basic_properties_keys(tmp_path: Path, text: str, hold: float) -> None:
+    config = tmp_path / "sim.yml"
+    config.write_text(text)
+    sim = start_sim(tmp_path, "--http", "--config", str(config))
+    try:
+        client = sim.client()
+        assert client.admin("GET", "config").json()["poll_hold"] == pytest.approx(hold)
+        if hold == 0.0:
+            client.ready(186)
+            started = time.monotonic()
+            assert client.poll(186).content == b'{"message":"","retcode":"0"}'
+            assert time.monotonic() - started < 0.5
+        # /_sim/reset restores the configured hold, 0 included.
+        client.admin("PATCH", "config", json={"poll_hold": 1.5})
+        client.admin("POST", "reset")
+        assert client.admin("GET", "config").json()["poll_hold"] == pytest.approx(hold)
+    finally:
+        assert sim.stop() == 0
+
+
+def test_poll_hold_flag_overrides_basic_properties_keys(tmp_path: Path) -> None:
+    config = tmp_path / "sim.yml"
+    config.write_text("AGENT_POLL_WAIT_FLAG: OFF\n")
+    sim = start_sim(tmp_path, "--http", "--config", str(config), "--poll-hold", "0.25")
+    try:
+        assert sim.client().admin("GET", "config").json()["poll_hold"] == 0.25
+    finally:
+        assert sim.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("poll_hold: -1\n", (), "poll_hold"),
+        ("", ("--poll-hold", "-0.5"), "poll_hold"),
+        ("AGENT_POLL_WAIT_FLAG: maybe\n", (), "AGENT_POLL_WAIT_FLAG"),
+        ("AGENT_POLL_WAIT_FLAG: 1\n", (), "AGENT_POLL_WAIT_FLAG"),
+        ("AGENT_POLL_WAIT_TIMES: -3\n", (), "AGENT_POLL_WAIT_TIMES"),
+        ("AGENT_POLL_WAIT_INTERVAL: 0.5\n", (), "AGENT_POLL_WAIT_INTERVAL"),
+        ("AGENT_POLL_WAIT_FLAG: ON\npoll_hold: 1\n", (), "not both"),
+    ],
+)
+def test_bad_poll_hold_config(tmp_path: Path, text: str, args: tuple[str, ...], message: str) -> None:
+    result = _run_config_only(tmp_path, text, *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr

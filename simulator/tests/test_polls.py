@@ -1,4 +1,4 @@
-"""Event polls: the empty answer."""
+"""Event polls: the empty answer, a poll hold of 0."""
 
 from __future__ import annotations
 
@@ -37,3 +37,38 @@ def test_empty_poll_after_hold_keeps_dynamic_guid_rotation(client: Client) -> No
     response = client.poll(186)
     assert response.content == EMPTY and "Set-GUID" in response.headers
     assert client.guids[186] != first
+
+
+def test_poll_hold_zero_answers_at_once(client: Client) -> None:
+    assert client.admin("PATCH", "config", json={"poll_hold": 0}).json()["poll_hold"] == 0.0
+    client.ready(186)
+    started = time.monotonic()
+    for _ in range(5):
+        assert client.poll(186).content == EMPTY
+    assert time.monotonic() - started < 1.0
+    client.admin("PATCH", "agents/186", json={"phone_offhook": True})
+    client.record(186)
+    assert client.poll(186).json()["event"]["eventType"] == "AgentMediaEvent_Record"
+    assert client.admin("GET", "polls").json()["outstanding"] == 0
+    assert client.agent(186)["signed_in"] is True
+
+
+def test_poll_hold_zero_vs_held(client: Client) -> None:
+    client.ready(186)
+    client.admin("PATCH", "config", json={"poll_hold": 0.6})
+    started = time.monotonic()
+    assert client.poll(186).content == EMPTY
+    assert time.monotonic() - started >= 0.6
+    client.admin("PATCH", "config", json={"poll_hold": 0})
+    started = time.monotonic()
+    assert client.poll(186).content == EMPTY
+    assert time.monotonic() - started < 0.4
+
+
+def test_poll_hold_negative_rejected(client: Client) -> None:
+    for bad in (-0.1, -1, "0", None, True):
+        response = client.admin("PATCH", "config", json={"poll_hold": bad})
+        assert response.status_code == 400 and response.json()["ok"] is False
+    assert client.admin("POST", "reset", json={"config": {"poll_hold": -1}}).status_code == 400
+    assert client.admin("POST", "reset", json={"config": {"poll_hold": 0}}).json() == {"ok": True}
+    assert client.admin("GET", "config").json()["poll_hold"] == 0.0
