@@ -112,7 +112,7 @@ class Admin:
         return _json({"requests": self.log.query(query.get("path_contains"), query.get("method"))})
 
     async def polls(self, request: web.Request) -> web.Response:
-        return _json({"outstanding": self.store.outstanding_polls})
+        return _json({"outstanding": self.store.outstanding_polls, "total": self.store.total_polls})
 
     async def add_fault(self, request: web.Request) -> web.Response:
         try:

@@ -104,6 +104,8 @@ class Gateway:
         method = request.method
         path = request.path
         tail = path[len(PREFIX) :]
+        if method == "GET" and tail.startswith("agentevent/"):
+            self._count_poll(tail)
         raw = await request.read() if request.body_exists else b""
         parsed, parsed_ok = try_parse(raw)
         entry = self.log.add(
@@ -161,6 +163,17 @@ class Gateway:
         elif fault.kind == "garbage":
             return web.Response(text="<html><body>gateway garbage</body></html>", content_type="text/html")
         return None
+
+    def _count_poll(self, tail: str) -> None:
+        """Count an event poll when it arrives, whatever its answer will be (routing as in _dispatch)."""
+        parts = tail.split("/")
+        if "/".join(parts[2:]):
+            return
+        self.store.total_polls += 1
+        if AGENT_ID_RE.fullmatch(parts[1]) is not None:
+            agent = self.store.agents.get(int(parts[1]))
+            if agent is not None:
+                agent.polls += 1
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
         if request.transport is not None:

@@ -152,6 +152,7 @@ class Agent:
         "last_queue",
         "phone_offhook",
         "playing",
+        "polls",
         "recording",
         "session",
         "sign_in_count",
@@ -178,6 +179,7 @@ class Agent:
         self.signin_pending = False
         self.last_poll_at: int | None = None
         self.last_poll_mono = 0.0
+        self.polls = 0
 
     def queue_event(self, event_type: str, content: Any) -> None:
         queue = self.session.queue if self.session is not None else self.last_queue
@@ -197,6 +199,7 @@ class Agent:
             "pending_events": len(self.last_queue) if self.last_queue is not None else 0,
             "sign_in_count": self.sign_in_count,
             "last_poll_at": self.last_poll_at,
+            "polls": self.polls,
         }
 
 
@@ -208,6 +211,7 @@ class Store:
         self.recordings: deque[Recording] = deque(maxlen=RECORDINGS_KEPT)
         self.next_task_id = first_task_id
         self.outstanding_polls = 0
+        self.total_polls = 0
         self.call_seq = 0
 
     def reset(self) -> None:
@@ -218,6 +222,7 @@ class Store:
                 agent.session.queue.wake_all()
             agent.reset()
         self.recordings.clear()
+        self.total_polls = 0
         self.settings = self.startup_settings.copy()
 
     def allocate_task_id(self) -> str:

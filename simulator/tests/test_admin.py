@@ -64,6 +64,7 @@ def test_reset_restores_startup_config_and_clears(client: Client) -> None:
         "pending_events": 0,
         "sign_in_count": 0,
         "last_poll_at": None,
+        "polls": 0,
     }
     assert client.admin("GET", "recordings").json() == {"recordings": []}
     assert client.admin("GET", "requests").json() == {"requests": []}
@@ -139,4 +140,4 @@ def test_no_secret_in_admin_output(client: Client) -> None:
 
 
 def test_polls_outstanding(client: Client) -> None:
-    assert client.admin("GET", "polls").json() == {"outstanding": 0}
+    assert client.admin("GET", "polls").json() == {"outstanding": 0, "total": 0}
