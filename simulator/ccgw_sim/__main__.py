@@ -77,6 +77,32 @@ def build_store(args: argparse.Namespace) -> Store:
     return Store(settings, roster)
 
 
+def raise_open_file_limit() -> str | None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (thousands of held polls need as many sockets).
+
+    Returns None when the soft limit is already there or was raised, else one line saying why not.
+    """
+    try:
+        import resource
+    except ImportError:  # not a Unix system
+        return "ccgw_sim: cannot raise the open-file limit: no resource module on this platform"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == resource.RLIM_INFINITY:
+        # Linux refuses an infinite soft limit above fs.nr_open; macOS above OPEN_MAX (10240).
+        try:
+            target = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            target = 10240
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return None
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as exc:
+        return f"ccgw_sim: cannot raise the open-file soft limit from {soft} to {target}: {exc}; going on"
+    return None
+
+
 def _url(scheme: str, host: str, port: int) -> str:
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
@@ -148,6 +174,9 @@ def run(coroutine: Any, loop: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = raise_open_file_limit()
+    if problem is not None:
+        print(problem, file=sys.stderr, flush=True)
     try:
         store = build_store(args)
     except (ConfigError, OSError) as exc:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +33,34 @@ class Sim:
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=10)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise
 
 
-def start_sim(tmp_path: Path, *args: str) -> Sim:
+def start_sim(
+    tmp_path: Path,
+    *args: str,
+    preexec_fn: Callable[[], Any] | None = None,
+    launcher: list[str] | None = None,
+) -> Sim:
+    """Start the simulator; `launcher` replaces `python -m ccgw_sim` (it gets the same arguments)."""
     state_file = tmp_path / f"state-{time.monotonic_ns()}.json"
-    cmd = [sys.executable, "-m", "ccgw_sim", "--port", "0", "--state-file", str(state_file)]
+    cmd = launcher or [sys.executable, "-m", "ccgw_sim"]
+    cmd = [*cmd, "--port", "0", "--state-file", str(state_file)]
     cmd += ["--cert-dir", str(tmp_path / "certs"), *args]
     env = {**os.environ, "PYTHONPATH": str(SIM_ROOT)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec_fn,
+    )
     deadline = time.monotonic() + 20
     while not state_file.exists():
         if proc.poll() is not None:
