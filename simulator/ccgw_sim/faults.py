@@ -6,7 +6,23 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("latency", "retcode", "http_status", "drop_before", "drop_after", "garbage", "record_fail")
+KINDS = (
+    "latency",
+    "retcode",
+    "http_status",
+    "drop_before",
+    "drop_after",
+    "garbage",
+    "record_fail",
+    "body",
+    "raw",
+    "truncated",
+    "oversized",
+)
+JSON_TYPE = "application/json;charset=UTF-8"
+OVERSIZED_DEFAULT = 2 * 1024 * 1024
+OVERSIZED_MIN = len('{"message":"","retcode":"0"}')
+OVERSIZED_MAX = 1024 * 1024 * 1024
 
 
 class FaultError(ValueError):
@@ -25,6 +41,10 @@ class Fault:
     retcode: str = ""
     message: str = ""
     status: int = 0
+    body: str = ""
+    content_type: str = JSON_TYPE
+    data: bytes = b""
+    size: int = 0
 
     def matches(self, method: str, tail: str) -> bool:
         if self.method is not None and self.method != method:
@@ -46,7 +66,22 @@ class Fault:
             data["message"] = self.message
         elif self.kind == "http_status":
             data["status"] = self.status
+        elif self.kind == "body":
+            data["status"] = self.status
+            data["body"] = self.body
+            data["content_type"] = self.content_type
+        elif self.kind == "raw":
+            data["data"] = self.data.decode("latin-1")
+        elif self.kind == "oversized":
+            data["size"] = self.size
         return data
+
+
+def _status(spec: dict[str, Any], default: int | None = None) -> int:
+    status = spec.get("status", default)
+    if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
+        raise FaultError("'status' must be an HTTP status 200-599")
+    return status
 
 
 def _number(spec: dict[str, Any], key: str) -> float:
@@ -93,10 +128,38 @@ class FaultBook:
             message = spec.get("message", "")
             fault.retcode, fault.message = retcode, str(message)
         elif kind == "http_status":
-            status = spec.get("status")
-            if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
-                raise FaultError("'status' must be an HTTP status 200-599")
-            fault.status = status
+            fault.status = _status(spec)
+        elif kind == "body":
+            fault.status = _status(spec, 200)
+            body = spec.get("body")
+            if not isinstance(body, str):
+                raise FaultError("'body' must be a string (the raw response text)")
+            content_type = spec.get("content_type", JSON_TYPE)
+            if (
+                not isinstance(content_type, str)
+                or not content_type
+                or not content_type.isprintable()
+                or not content_type.isascii()
+            ):
+                raise FaultError("'content_type' must be a non-empty printable ASCII string")
+            fault.body, fault.content_type = body, content_type
+        elif kind == "raw":
+            data = spec.get("data")
+            if not isinstance(data, str) or not data:
+                raise FaultError("'data' must be a non-empty string (sent latin-1 encoded)")
+            try:
+                fault.data = data.encode("latin-1")
+            except UnicodeEncodeError as exc:
+                raise FaultError("'data' must be latin-1 text (characters U+0000-U+00FF)") from exc
+        elif kind == "oversized":
+            size = spec.get("size", OVERSIZED_DEFAULT)
+            if (
+                not isinstance(size, int)
+                or isinstance(size, bool)
+                or not OVERSIZED_MIN <= size <= OVERSIZED_MAX
+            ):
+                raise FaultError(f"'size' must be an integer {OVERSIZED_MIN}-{OVERSIZED_MAX} (bytes)")
+            fault.size = size
         self.faults.append(fault)
         return fault
 

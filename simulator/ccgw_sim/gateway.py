@@ -20,6 +20,13 @@ PREFIX = "/agentgateway/resource/"
 JSON_TYPE = "application/json;charset=UTF-8"
 STICKY_COOKIE = "NSLBSTICKY=node0; Path=/"
 EMPTY_POLL = {"message": "", "retcode": "0"}
+# The `truncated` fault: the head announces the whole envelope, then only its first half is sent.
+TRUNCATED_BODY = b'{"message":"","retcode":"0","result":null}'
+TRUNCATED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: " + JSON_TYPE.encode() + b"\r\n"
+    b"Content-Length: " + str(len(TRUNCATED_BODY)).encode() + b"\r\n\r\n"
+)
+PADDING = b"x" * 65536
 AGENT_ID_RE = re.compile(r"[1-9][0-9]{2,4}")
 
 MESSAGES = {
@@ -120,6 +127,16 @@ class Gateway:
             entry.fault = fault.kind
             if fault.kind == "drop_before":
                 return self._drop(request)
+            if fault.kind == "raw":
+                return self._write_and_close(request, fault.data)
+            if fault.kind == "truncated":
+                entry.http_status = 200
+                return self._write_and_close(
+                    request, TRUNCATED_HEAD + TRUNCATED_BODY[: len(TRUNCATED_BODY) // 2]
+                )
+            if fault.kind == "oversized":
+                entry.http_status = 200
+                return await self._oversized(request, fault.size)
             early = await self._early_fault(fault)
             if early is not None:
                 entry.http_status = early.status
@@ -162,6 +179,10 @@ class Gateway:
             return web.Response(status=fault.status, text=f"simulated HTTP {fault.status}\n")
         elif fault.kind == "garbage":
             return web.Response(text="<html><body>gateway garbage</body></html>", content_type="text/html")
+        elif fault.kind == "body":
+            return web.Response(
+                status=fault.status, body=fault.body.encode(), headers={"Content-Type": fault.content_type}
+            )
         return None
 
     def _count_poll(self, tail: str) -> None:
@@ -174,6 +195,39 @@ class Gateway:
             agent = self.store.agents.get(int(parts[1]))
             if agent is not None:
                 agent.polls += 1
+
+    def _write_and_close(self, request: web.Request, data: bytes) -> web.StreamResponse:
+        """Put bytes straight on the connection (inside TLS when HTTPS), then close it after they are sent."""
+        transport = request.transport
+        if transport is not None:
+            transport.write(data)
+            transport.close()
+        # The transport is closing, so aiohttp writes nothing of this response.
+        return web.Response()
+
+    async def _oversized(self, request: web.Request, size: int) -> web.StreamResponse:
+        """A valid envelope of exactly `size` bytes, chunked (no Content-Length), built as it is sent."""
+        response = web.StreamResponse(status=200, headers={"Content-Type": JSON_TYPE})
+        response.enable_chunked_encoding()
+        head, end = b'{"message":"', b'","retcode":"0"}'
+        padding = size - len(head) - len(end)
+        try:
+            await response.prepare(request)
+            await response.write(head)
+            while padding > 0:
+                piece = min(padding, len(PADDING))
+                await response.write(PADDING[:piece])
+                padding -= piece
+                # Let a lost connection be noticed (asyncio's TLS transport never pushes back on a dead
+                # socket, so without this the whole body would be pushed at it, with a warning per write).
+                await asyncio.sleep(0)
+                if request.transport is None or request.transport.is_closing():
+                    return response
+            await response.write(end)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client gave up reading, as a size-limited client should
+        return response
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
         if request.transport is not None:

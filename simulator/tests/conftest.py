@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -70,6 +73,31 @@ def start_sim(
             raise RuntimeError("simulator did not start")
         time.sleep(0.02)
     return Sim(proc, json.loads(state_file.read_text()), state_file)
+
+
+def raw_exchange(sim: Sim, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send bytes on a fresh connection (TLS when the simulator is HTTPS); everything read until EOF."""
+    parts = urlsplit(sim.url)
+    assert parts.hostname is not None and parts.port is not None
+    sock: socket.socket = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+    if parts.scheme == "https":
+        context = ssl.create_default_context(cafile=sim.ca)
+        sock = context.wrap_socket(sock, server_hostname=parts.hostname)
+    received = bytearray()
+    deadline = time.monotonic() + timeout
+    with sock:
+        sock.sendall(data)
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except (ssl.SSLEOFError, ConnectionResetError):
+                break  # closed without a TLS close_notify, or reset: the end all the same
+            if not chunk:
+                break
+            received += chunk
+        else:
+            raise AssertionError(f"no EOF within {timeout} s; got {bytes(received[:200])!r}")
+    return bytes(received)
 
 
 class Client:
