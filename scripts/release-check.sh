@@ -14,11 +14,12 @@
 #    that uses the files meta/execution-environment.yml names; its _build/ must hold them unchanged.
 # 4. antsibull-changelog lint (fragments) and lint-changelog-yaml (changelogs/changelog.yaml).
 #
-# The tools live in .venv-release (requirements-release.txt), kept apart from the test venv.
+# The tools live in .venv-release (requirements-release.txt), kept apart from the test venv, made with $PYTHON
+# (python3 by default, found on PATH or in pyenv by scripts/find-python.sh; 3.11 or newer). Everything after it
+# runs in the work home (scripts/work-home.sh): HOME inside the checkout, nothing written into the user's home.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-PYTHON=${PYTHON:-python3.11}
 venv=$root/.venv-release
 out=$root/.work/release
 failures=()
@@ -30,11 +31,20 @@ fail() {
 }
 quiet_pip() { "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-stamp=$(sha256sum requirements-release.txt | cut -c1-16)
+python=$(scripts/find-python.sh "${PYTHON:-python3}") || {
+  echo "release-check: PYTHON=${PYTHON:-python3} not found on PATH nor in pyenv (Python 3.11 or newer needed)"
+  exit 1
+}
+pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "release-check: PYTHON=${PYTHON:-python3} is Python $pyver ($python); Python 3.11 or newer needed"
+  exit 1
+}
+stamp="$(sha256sum requirements-release.txt | cut -c1-16) python$pyver"
 if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$stamp" ]; then
-  say "Creating $venv"
+  say "Creating $venv ($python)"
   rm -rf "$venv"
-  "$PYTHON" -m venv "$venv"
+  "$python" -m venv "$venv"
   quiet_pip "$venv/bin/python" -m pip install --quiet --upgrade pip
   quiet_pip "$venv/bin/python" -m pip install --quiet -r requirements-release.txt
   "$venv/bin/python" -c "import galaxy_importer, ansible_builder, antsibull_changelog"
@@ -42,6 +52,8 @@ if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$stamp" ]; t
 fi
 export PATH=$venv/bin:$PATH
 unset PYTHONPATH ANSIBLE_COLLECTIONS_PATH
+# shellcheck source=scripts/work-home.sh
+. scripts/work-home.sh
 rm -rf "$out"
 mkdir -p "$out"
 
