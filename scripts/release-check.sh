@@ -205,7 +205,7 @@ echo "changelog fragments and changelogs/changelog.yaml are valid"
 say "5. ansible-lint $(ansible-lint --nocolor --version 2>/dev/null | awk 'NR == 1 {print $2}') --profile production on the installed tarball"
 lint=$out/lint
 mkdir -p "$lint/collections"
-ansible-galaxy collection install --force -p "$lint/collections" "$tarball" >/dev/null
+ANSIBLE_COLLECTIONS_PATH=$lint/collections ansible-galaxy collection install --force -p "$lint/collections" "$tarball" >/dev/null
 installed=$lint/collections/ansible_collections/cec/cc_gateway
 # An explicit configuration: otherwise ansible-lint would look upwards from the installed collection and find
 # the source tree's .ansible-lint (whose exclusions the installed collection does not have).
