@@ -47,7 +47,8 @@ help:
 	@echo "make sim-bench  simulator benchmark: 1,000 long-polls, start-recording requests per second"
 	@echo "make soak       1,000 kept agents, 10 simulated minutes of start/stop rounds; no lost session"
 	@echo "make test-matrix  sanity + units + integration on ansible-core 2.19, 2.20, 2.21 (CORES=...)"
-	@echo "make release-check  build, galaxy-importer, ansible-builder introspect, antsibull-changelog lint"
+	@echo "make release-check  build, galaxy-importer, ansible-builder introspect, antsibull-changelog lint,"
+	@echo "                   ansible-lint --profile production of the installed tarball"
 	@echo "make docs       the antsibull-docs site, without warnings"
 	@echo "PYTHON=python3.12 (any 3.11+, on PATH or in pyenv) for another interpreter, in its own venv .venv-pyX.Y"
 
