@@ -43,5 +43,22 @@ with open(sys.argv[2], "w") as out:
     out.write(f"cc_gateway_ca: {state['ca']}\n")
     out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
 PY
+# Ansible makes the temporary directories of the modules it runs in remote_tmp, by default ~USER/.ansible/tmp
+# with USER's home from the password database (not $HOME), so in the user's own home even on localhost.
+# ansible-test passes no environment on, but gives Ansible tests/integration/integration.cfg of the collection:
+# the copy's gets remote_tmp in the work home (a remote_tmp already set there stays).
+python - "$collection/tests/integration/integration.cfg" "$ANSIBLE_REMOTE_TMP" <<'PY'
+import configparser
+import sys
+
+path, remote_tmp = sys.argv[1:]
+config = configparser.ConfigParser(interpolation=None)
+config.read(path)
+if not config.has_section("defaults"):
+    config.add_section("defaults")
+config["defaults"].setdefault("remote_tmp", remote_tmp)
+with open(path, "w") as out:
+    config.write(out)
+PY
 cd "$collection"
 ansible-test integration --local --python "$ANSIBLE_TEST_PYTHON" --color no "$@"
