@@ -9,22 +9,28 @@
 #   - else NAME in the versions of pyenv, if pyenv is there: the roots `pyenv root`, $PYENV_ROOT and
 #     ~/.pyenv, each ROOT/versions/*/bin/NAME, newest version first.
 # A candidate counts only if it runs and, for a NAME like python3.12, is that version: a pyenv shim on PATH
-# for a version pyenv does not select ("command not found") is skipped, and the search goes on.
+# for a version pyenv does not select ("command not found") is skipped, and the search goes on. On PATH and in
+# pyenv the interpreter of a virtual environment is passed over too (make puts its own venv first on PATH, and
+# venvs are made from a base interpreter); a path given as NAME is taken even if it is one.
 set -uo pipefail
 
-# Prints "X.Y sys.executable" of a working interpreter, or fails.
+# Prints "X.Y VENV sys.executable" of a working interpreter (VENV 1 in a virtual environment, else 0), or fails.
 probe() {
   [ -x "$1" ] && [ ! -d "$1" ] || return 1
-  "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2], sys.executable)' 2>/dev/null
+  "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2], int(sys.prefix != sys.base_prefix), sys.executable)' \
+    2>/dev/null
 }
 
-# A candidate for NAME: it runs, and it is the version NAME names (pythonX.Y), if NAME names one.
+# A candidate for NAME: it runs, it is the version NAME names (pythonX.Y), if NAME names one, and it is not in a
+# virtual environment unless NAME is a path.
 try() {
-  local name=$1 candidate=$2 found version executable
+  local name=$1 candidate=$2 found version in_venv executable
   found=$(probe "$candidate") || return 1
-  version=${found%% *}
-  executable=${found#* }
+  IFS=" " read -r version in_venv executable <<<"$found"
   if [[ $name =~ ^python([0-9]+\.[0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" != "$version" ]; then
+    return 1
+  fi
+  if [[ $name != */* ]] && [ "$in_venv" = 1 ]; then
     return 1
   fi
   # sys.executable is empty when Python cannot tell; the candidate itself is then the answer.
