@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # make demo: build and install the collection, start the simulator over HTTPS, run the quick-start playbook
-# against it, show what the simulator recorded, stop the simulator.
+# against it, show what the simulator recorded, stop the simulator. It runs in the work home
+# (scripts/work-home.sh): HOME inside the checkout, nothing written into the user's own home.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/work-home.sh
+. scripts/work-home.sh
 demo=$root/.work/demo
 rm -rf "$demo"
 mkdir -p "$demo/collections" "$demo/sessions"

@@ -11,21 +11,32 @@
 # Offline build: Sphinx's intersphinx would fetch inventories of docs.python.org, docs.ansible.com, ... which
 # this build must not depend on. The generated pages refer to a few labels of the Ansible docs only; a small local
 # inventory maps them to their docs.ansible.com pages, and no other inventory is used.
+#
+# The venv is made with $PYTHON (python3 by default, found on PATH or in pyenv by scripts/find-python.sh; 3.11 or
+# newer). The build runs in the work home (scripts/work-home.sh): HOME inside the checkout.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-PYTHON=${PYTHON:-python3.11}
 venv=$root/.venv-docs
 work=$root/.work
 build=$work/docs-build
 
 say() { printf '\n== %s\n' "$*"; }
 
-stamp=$(sha256sum requirements-docs.txt | cut -c1-16)
+python=$(scripts/find-python.sh "${PYTHON:-python3}") || {
+  echo "docs: PYTHON=${PYTHON:-python3} not found on PATH nor in pyenv (Python 3.11 or newer needed)"
+  exit 1
+}
+pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "docs: PYTHON=${PYTHON:-python3} is Python $pyver ($python); Python 3.11 or newer needed"
+  exit 1
+}
+stamp="$(sha256sum requirements-docs.txt | cut -c1-16) python$pyver"
 if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$stamp" ]; then
-  say "Creating $venv"
+  say "Creating $venv ($python)"
   rm -rf "$venv"
-  "$PYTHON" -m venv "$venv"
+  "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
   "$venv/bin/python" -m pip install --quiet -r requirements-docs.txt 2>&1 | grep -v "is ignored: it is neither" || true
   "$venv/bin/antsibull-docs" --version >/dev/null
@@ -34,6 +45,8 @@ fi
 export PATH=$venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$work/docs-collection
 unset PYTHONPATH
+# shellcheck source=scripts/work-home.sh
+. scripts/work-home.sh
 
 say "Laying the collection out under $ANSIBLE_COLLECTIONS_PATH"
 collection=$(scripts/collection-tree.sh "$ANSIBLE_COLLECTIONS_PATH")

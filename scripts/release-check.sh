@@ -13,12 +13,16 @@
 #    does); `ansible-builder create` (no container engine needed) makes a build context from an EE definition
 #    that uses the files meta/execution-environment.yml names; its _build/ must hold them unchanged.
 # 4. antsibull-changelog lint (fragments) and lint-changelog-yaml (changelogs/changelog.yaml).
+# 5. ansible-lint --offline --profile production on the collection as a user gets it: the tarball installed
+#    with ansible-galaxy under .work/release/lint/, linted there without the source tree's .ansible-lint (which
+#    the tarball leaves out). Any violation fails the check.
 #
-# The tools live in .venv-release (requirements-release.txt), kept apart from the test venv.
+# The tools live in .venv-release (requirements-release.txt), kept apart from the test venv, made with $PYTHON
+# (python3 by default, found on PATH or in pyenv by scripts/find-python.sh; 3.11 or newer). Everything after it
+# runs in the work home (scripts/work-home.sh): HOME inside the checkout, nothing written into the user's home.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-PYTHON=${PYTHON:-python3.11}
 venv=$root/.venv-release
 out=$root/.work/release
 failures=()
@@ -30,11 +34,20 @@ fail() {
 }
 quiet_pip() { "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-stamp=$(sha256sum requirements-release.txt | cut -c1-16)
+python=$(scripts/find-python.sh "${PYTHON:-python3}") || {
+  echo "release-check: PYTHON=${PYTHON:-python3} not found on PATH nor in pyenv (Python 3.11 or newer needed)"
+  exit 1
+}
+pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "release-check: PYTHON=${PYTHON:-python3} is Python $pyver ($python); Python 3.11 or newer needed"
+  exit 1
+}
+stamp="$(sha256sum requirements-release.txt | cut -c1-16) python$pyver"
 if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$stamp" ]; then
-  say "Creating $venv"
+  say "Creating $venv ($python)"
   rm -rf "$venv"
-  "$PYTHON" -m venv "$venv"
+  "$python" -m venv "$venv"
   quiet_pip "$venv/bin/python" -m pip install --quiet --upgrade pip
   quiet_pip "$venv/bin/python" -m pip install --quiet -r requirements-release.txt
   "$venv/bin/python" -c "import galaxy_importer, ansible_builder, antsibull_changelog"
@@ -42,6 +55,8 @@ if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$stamp" ]; t
 fi
 export PATH=$venv/bin:$PATH
 unset PYTHONPATH ANSIBLE_COLLECTIONS_PATH
+# shellcheck source=scripts/work-home.sh
+. scripts/work-home.sh
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -185,6 +200,31 @@ say "4. antsibull-changelog $(antsibull-changelog --version | awk '{print $NF}')
 antsibull-changelog lint -v || fail "antsibull-changelog lint"
 antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml || fail "antsibull-changelog lint-changelog-yaml"
 echo "changelog fragments and changelogs/changelog.yaml are valid"
+
+# ---------------------------------------------------------------------------------------------------------------
+say "5. ansible-lint $(ansible-lint --nocolor --version 2>/dev/null | awk 'NR == 1 {print $2}') --profile production on the installed tarball"
+lint=$out/lint
+mkdir -p "$lint/collections"
+ANSIBLE_COLLECTIONS_PATH=$lint/collections ansible-galaxy collection install --force -p "$lint/collections" "$tarball" >/dev/null
+installed=$lint/collections/ansible_collections/cec/cc_gateway
+# An explicit configuration: otherwise ansible-lint would look upwards from the installed collection and find
+# the source tree's .ansible-lint (whose exclusions the installed collection does not have).
+cat >"$lint/ansible-lint.yml" <<'EOF'
+---
+# scripts/release-check.sh: ansible-lint's defaults, production profile, offline; nothing excluded.
+profile: production
+offline: true
+EOF
+status=0
+(cd "$installed" && ANSIBLE_COLLECTIONS_PATH=$lint/collections \
+  ansible-lint --nocolor --offline --profile production -c "$lint/ansible-lint.yml" >"$lint/ansible-lint.log" 2>&1) ||
+  status=$?
+cat "$lint/ansible-lint.log"
+if [ "$status" -ne 0 ]; then
+  fail "ansible-lint --profile production on the installed collection exited with $status"
+elif ! grep -q "^Passed: 0 failure(s), 0 warning(s)" "$lint/ansible-lint.log"; then
+  fail "ansible-lint --profile production on the installed collection did not pass cleanly"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 say "release-check summary"

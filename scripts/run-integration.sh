@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
 # Start the simulator on a free loopback port, tell the integration targets where it is, run them, stop it.
+#
+#   scripts/run-integration.sh COLLECTION_DIR [ansible-test integration options ...]
+#
+# The tools on PATH are used (make puts its venv first). ansible-test gets --python $ANSIBLE_TEST_PYTHON, by
+# default the version of the interpreter of the ansible-test on PATH. All of it runs in the work home
+# (scripts/work-home.sh): HOME inside the checkout.
 set -euo pipefail
 collection=$1
 shift
+# shellcheck source=scripts/work-home.sh
+. "$(dirname "$0")/work-home.sh"
+if [ -z "${ANSIBLE_TEST_PYTHON:-}" ]; then
+  ansible_test=$(command -v ansible-test) || { echo "no ansible-test on PATH"; exit 1; }
+  test_python=$(dirname "$ansible_test")/python
+  [ -x "$test_python" ] || test_python=python
+  ANSIBLE_TEST_PYTHON=$("$test_python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+fi
 run=$(mktemp -d)
 cleanup() {
   if [ -n "${sim_pid:-}" ] && kill -0 "$sim_pid" 2>/dev/null; then
@@ -29,5 +43,22 @@ with open(sys.argv[2], "w") as out:
     out.write(f"cc_gateway_ca: {state['ca']}\n")
     out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
 PY
+# Ansible makes the temporary directories of the modules it runs in remote_tmp, by default ~USER/.ansible/tmp
+# with USER's home from the password database (not $HOME), so in the user's own home even on localhost.
+# ansible-test passes no environment on, but gives Ansible tests/integration/integration.cfg of the collection:
+# the copy's gets remote_tmp in the work home (a remote_tmp already set there stays).
+python - "$collection/tests/integration/integration.cfg" "$ANSIBLE_REMOTE_TMP" <<'PY'
+import configparser
+import sys
+
+path, remote_tmp = sys.argv[1:]
+config = configparser.ConfigParser(interpolation=None)
+config.read(path)
+if not config.has_section("defaults"):
+    config.add_section("defaults")
+config["defaults"].setdefault("remote_tmp", remote_tmp)
+with open(path, "w") as out:
+    config.write(out)
+PY
 cd "$collection"
-ansible-test integration --local --python "${ANSIBLE_TEST_PYTHON:-3.11}" --color no "$@"
+ansible-test integration --local --python "$ANSIBLE_TEST_PYTHON" --color no "$@"

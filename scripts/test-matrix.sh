@@ -4,30 +4,41 @@
 #   scripts/test-matrix.sh [CORE ...]          CORE: 2.19 2.20 2.21 (default: all three)
 #   MATRIX_STEPS="sanity units" scripts/test-matrix.sh 2.21
 #   MATRIX_REF=HEAD scripts/test-matrix.sh     test a commit (a clone of it) instead of the work tree
+#   PYTHON_2_20=/usr/bin/python3.12 scripts/test-matrix.sh 2.20      this interpreter for that core
 #
 # Each core has its own virtual environment with the pinned test requirements (requirements.txt,
-# requirements-test.txt) and its ansible-core pinned below:
-#   2.19 -> .venv        (python3.11, the one `make venv` builds, ansible-core from requirements-test.txt)
-#   2.20 -> .venv-2.20   (Python 3.12, ansible-core 2.20.10)
-#   2.21 -> .venv-2.21   (Python 3.13, ansible-core 2.21.5)
+# requirements-test.txt), its ansible-core pinned below, and the first interpreter found of its list:
+#   2.19 -> .venv-2.19   python3.11, python3.12, python3.13    ansible-core from requirements-test.txt
+#   2.20 -> .venv-2.20   python3.12, python3.13, python3.14    ansible-core 2.20.10
+#   2.21 -> .venv-2.21   python3.13, python3.12, python3.14    ansible-core 2.21.5
+# An interpreter is looked for by scripts/find-python.sh: on PATH, then in pyenv (`pyenv root`, $PYENV_ROOT,
+# ~/.pyenv/versions/*/bin), and counts only if it runs. PYTHON_2_19, PYTHON_2_20, PYTHON_2_21 name another one
+# (a path, or a name looked for the same way). A core none of whose interpreters is found is skipped, with a
+# line saying so (and "skipped" in the summary): that is not a failure.
 # The collection is laid out per core under .work/matrix-CORE/ansible_collections/cec/cc_gateway, so the
 # runs do not disturb .work/ansible_collections. Integration tests run through scripts/run-integration.sh (the
-# simulator on a free loopback port, run by the core's venv, which has the test requirements too). A summary with the time of every step ends the run;
-# the exit code is non-zero when any step failed. Logs: .work/matrix-CORE/STEP.log.
+# simulator on a free loopback port, run by the core's venv, which has the test requirements too). ansible-test
+# runs in the work home (scripts/work-home.sh: HOME inside the checkout) with --python of the core's venv.
+# A summary with the time of every step ends the run; the exit code is non-zero when any step failed.
+# Logs: .work/matrix-CORE/STEP.log.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# One work home for every core, also when MATRIX_REF tests a throw-away clone (its sanity venvs are kept).
+export CC_GATEWAY_WORK_HOME=${CC_GATEWAY_WORK_HOME:-$root/.work/home}
 
-declare -A PYTHON=(
-  [2.19]=python3.11
-  [2.20]=/root/.pyenv/versions/3.12.1/bin/python3.12
-  [2.21]=/root/.pyenv/versions/3.13.0/bin/python3.13
+# Interpreters each core may run on, preferred first (the controller Pythons ansible-core supports).
+declare -A PYTHONS=(
+  [2.19]="python3.11 python3.12 python3.13"
+  [2.20]="python3.12 python3.13 python3.14"
+  [2.21]="python3.13 python3.12 python3.14"
 )
 declare -A CORE_PIN=([2.19]="" [2.20]=2.20.10 [2.21]=2.21.5)
-declare -A VENV=([2.19]=.venv [2.20]=.venv-2.20 [2.21]=.venv-2.21)
-# Overridable, e.g. PYTHON_2_20=/usr/bin/python3.12 on a machine without pyenv.
-PYTHON[2.20]=${PYTHON_2_20:-${PYTHON[2.20]}}
-PYTHON[2.21]=${PYTHON_2_21:-${PYTHON[2.21]}}
+declare -A VENV=([2.19]=.venv-2.19 [2.20]=.venv-2.20 [2.21]=.venv-2.21)
+# Overridable, e.g. PYTHON_2_20=/usr/bin/python3.12 on a machine where python3.12 is elsewhere.
+PYTHONS[2.19]=${PYTHON_2_19:-${PYTHONS[2.19]}}
+PYTHONS[2.20]=${PYTHON_2_20:-${PYTHONS[2.20]}}
+PYTHONS[2.21]=${PYTHON_2_21:-${PYTHONS[2.21]}}
 
 cores=("$@")
 [ ${#cores[@]} -gt 0 ] || cores=(2.19 2.20 2.21)
@@ -40,21 +51,14 @@ say() { printf '\n== %s\n' "$*"; }
 quiet_pip() { "$@" 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory" || true; }
 
 make_venv() {
-  local core=$1 venv=${VENV[$1]} python=${PYTHON[$1]} pin=${CORE_PIN[$1]}
-  if [ "$core" = 2.19 ]; then
-    make -s venv >/dev/null
-    return
-  fi
-  # Rebuilt when the requirements or the pin change.
+  local core=$1 venv=${VENV[$1]} python=$2 pin=${CORE_PIN[$1]}
+  [ -n "$pin" ] || pin=$(sed -n 's/^ansible-core==//p' requirements-test.txt)
+  # Made again when the requirements, the pin or the interpreter change.
   local stamp
-  stamp=$(cat requirements.txt requirements-test.txt <(echo "$pin") | sha256sum | cut -c1-16)
+  stamp=$(cat requirements.txt requirements-test.txt <(echo "$pin $python") | sha256sum | cut -c1-16)
   if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$stamp" ]; then
     return
   fi
-  [ -x "$python" ] || command -v "$python" >/dev/null || {
-    echo "no $python for ansible-core $core"
-    return 1
-  }
   rm -rf "$venv"
   "$python" -m venv "$venv" || return 1
   quiet_pip "$venv/bin/python" -m pip install --quiet --upgrade pip
@@ -70,34 +74,27 @@ make_venv() {
   echo "$stamp" >"$venv/.installed"
 }
 
-# ansible-test downloads get-pip-<its pip version>.py from a host we cannot reach unless the cache holds a
-# stand-in (scripts/get_pip_standin.py). The pip version differs per core (2.19: 24.2, 2.20/2.21: 25.2).
-install_get_pip_standin() {
-  local venv=$1 version
-  version=$("$venv/bin/python" - <<'PY'
-import re
-from pathlib import Path
-
-import ansible_test
-
-source = Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
-print(re.search(r"pip='([0-9.]+)'", source.read_text()).group(1))
-PY
-  ) || return 1
-  mkdir -p "$HOME/.ansible/test/cache"
-  cp scripts/get_pip_standin.py "$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
-}
-
 # scripts/run-integration.sh owns how the simulator is started for the integration targets.
 run_integration() {
   ANSIBLE_TEST_PYTHON=$2 "$src/scripts/run-integration.sh" "$1"
 }
 
+# ansible-test in the work home of this checkout (HOME inside it, the get-pip stand-in in its cache).
+in_work_home() {
+  "$root/scripts/work-home.sh" "$@"
+}
+
 run_core() {
-  local core=$1 venv=${VENV[$1]} work="$root/.work/matrix-$1" collection pyver start rc step
-  say "ansible-core $core: virtual environment $venv"
+  local core=$1 venv=${VENV[$1]} work="$root/.work/matrix-$1" collection pyver start rc step python
+  # shellcheck disable=SC2086 # a list of names
+  if ! python=$("$root/scripts/find-python.sh" ${PYTHONS[$core]}); then
+    say "ansible-core $core: skipped, no interpreter found (looked for ${PYTHONS[$core]} on PATH and in pyenv)"
+    summary+=("$core skipped: none of ${PYTHONS[$core]} found (PYTHON_${core//./_}=... names one)")
+    return
+  fi
+  say "ansible-core $core: virtual environment $venv ($python)"
   start=$SECONDS
-  if ! make_venv "$core"; then
+  if ! make_venv "$core" "$python"; then
     summary+=("$core venv FAILED")
     failed=1
     return
@@ -105,12 +102,11 @@ run_core() {
   pyver=$("$root/$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   local version
   version=$("$root/$venv/bin/ansible" --version)
-  summary+=("$core venv ok ($(("$SECONDS" - start)) s): ${version%%$'\n'*}, python $pyver")
+  summary+=("$core venv ok ($(("$SECONDS" - start)) s): ${version%%$'\n'*}, python $pyver ($python)")
   # The core's own tools first on PATH; the collection copy of this core is the only one Ansible sees.
   export PATH="$root/$venv/bin:$ORIGINAL_PATH"
   export ANSIBLE_COLLECTIONS_PATH=$work
   export PYTHONPATH=$src/simulator
-  install_get_pip_standin "$root/$venv" || { summary+=("$core get-pip stand-in FAILED"); failed=1; return; }
   rm -rf "$work"
   collection=$(cd "$src" && "$root/scripts/collection-tree.sh" "$work") ||
     { summary+=("$core collection FAILED"); failed=1; return; }
@@ -120,11 +116,13 @@ run_core() {
     case $step in
       sanity)
         (cd "$collection" && rm -rf tests/output &&
-          ansible-test sanity --local --requirements --python "$pyver" --color no) 2>&1 | tee "$work/$step.log"
+          in_work_home ansible-test sanity --local --requirements --python "$pyver" --color no) 2>&1 |
+          tee "$work/$step.log"
         ;;
       units)
         (cd "$collection" &&
-          ansible-test units --local --requirements --python "$pyver" --color no) 2>&1 | tee "$work/$step.log"
+          in_work_home ansible-test units --local --requirements --python "$pyver" --color no) 2>&1 |
+          tee "$work/$step.log"
         ;;
       integration)
         run_integration "$collection" "$pyver" 2>&1 | tee "$work/$step.log"
