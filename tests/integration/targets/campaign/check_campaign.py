@@ -275,7 +275,7 @@ def passing(args):
             agent_id, recordings, agents, requests, args.heartbeat, "passing run", rows.get(agent_id)
         )
     per_runner = Counter(row["runner"] for row in rows.values())
-    print(
+    return (
         f"passing run: {len(ids)} agents on {len(per_runner)} runners ({dict(per_runner)}), each signed in, started, "
         f"held past the heartbeat limit, stopped and signed out once; both reports agree"
     )
@@ -347,7 +347,7 @@ def failing(args):
         f"failing run: agent 2216 recordings {unstopped}",
     )
     expect(not agents[2216]["signed_in"], "failing run: agent 2216 is still signed in")
-    print(
+    return (
         f"failing run: {len(ids) - len(expected)} agents completed; the reports name {sorted(failed)} with their steps "
         f"({', '.join(sorted(set(row['step'] for row in failed.values())))}) and reasons"
     )
@@ -381,9 +381,7 @@ def slices(args):
     recordings, agents, requests = gateway_record(ids)
     for agent_id in ids:
         check_clean_agent(agent_id, recordings, agents, requests, -1, "slices")
-    print(
-        f"slices: {len(args.report)} slices with the complete runner list ran {len(ids)} agents, each exactly once"
-    )
+    return f"slices: {len(args.report)} slices with the complete runner list ran {len(ids)} agents, each exactly once"
 
 
 def force_out(args):
@@ -411,7 +409,7 @@ def force_out(args):
 def untouched(_args):
     sent = sim("requests")["requests"]
     expect(not sent, f"check mode sent {len(sent)} requests to the gateway, e.g. {sent[:1]}")
-    print("check mode: nothing was sent to the gateway")
+    return "check mode: nothing was sent to the gateway"
 
 
 def main():
@@ -430,7 +428,9 @@ def main():
         "untouched": untouched,
         "force-out": force_out,
     }
-    scenarios[args.scenario](args)
+    summary = scenarios[args.scenario](args)
+    if summary and not PROBLEMS:
+        print(summary)
     for text in PROBLEMS[:50]:
         print("PROBLEM: " + text)
     if len(PROBLEMS) > 50:
