@@ -23,8 +23,8 @@ import ssl
 import sys
 import time
 import urllib.request
-import xml.etree.ElementTree as ElementTree
 from collections import Counter
+from xml.etree import ElementTree
 
 PROBLEMS = []
 

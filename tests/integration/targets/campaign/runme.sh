@@ -8,7 +8,8 @@
 #      stop): the others complete, the reports name the six with step and reason, the play fails; at -vvv, and no
 #      password appears in the output or the reports;
 #   3. two slices of a sliced job (--limit, the complete runner list given): every agent exactly once;
-#   4. check mode with a runner missing from the runner list: that runner fails clearly, nothing is sent.
+#   4. check mode with a runner missing from the runner list, and with an agent listed twice: refused clearly,
+#      nothing is sent.
 # check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
 set -euo pipefail
 config=../../integration_config.yml
@@ -157,7 +158,7 @@ campaign slice2 0 --limit runner3,runner4 -e "@$work/vars3.json" -e '{"cc_gatewa
 check slices --agents 2001-2040 --runners "$runners" --report "$work/slice1.json" --report "$work/slice2.json"
 no_keeper_left "run 3"
 
-echo "== 4. Check mode with runner4 missing from the runner list"
+echo "== 4. Check mode with runner4 missing from the runner list, then with an agent listed twice"
 reset
 campaign checkmode 2 --check -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner3", "runner1", "runner2"]}' "$@"
 grep -q "Runner runner4 is not in cc_gateway_campaign_runners (runner1, runner2, runner3)" "$work/checkmode.log" || {
@@ -166,6 +167,13 @@ grep -q "Runner runner4 is not in cc_gateway_campaign_runners (runner1, runner2,
 }
 grep -q "runner2 would run 13 of the 40 agents (runner 2 of 3)" "$work/checkmode.log" || {
   echo "run 4: runner2 did not show its share"
+  exit 1
+}
+check untouched
+campaign duplicate 2 --check -e "@$work/vars3.json" \
+  -e '{"cc_gateway_campaign_agents": [{"agent_id": 2001}, {"agent_id": 2002}, {"agent_id": 2001}]}' "$@"
+grep -q "cc_gateway_campaign_agents lists agents 2001 more than once" "$work/duplicate.log" || {
+  echo "run 4: an agent listed twice was not refused"
   exit 1
 }
 check untouched
