@@ -3,8 +3,9 @@
 For each size AGENTSxRUNNERS it runs the collection's playbook cec.cc_gateway.campaign as users run it (an
 inventory of RUNNERS local runner hosts, each with a session store of its own, so one session keeper per
 runner; -e @vars with AGENTS agents), against its own simulator (HTTPS on 127.0.0.1, a free port, dynamic
-authentication, the heartbeat limit cut to --heartbeat seconds (default 10) and a new GUID every third of it, so
-the keepers really work), with a hold of --hold seconds (default 12, longer than the heartbeat limit). It prints, per size:
+authentication with a real gateway's intervals by default: heartbeat limit 120 s, a new GUID every 60 s, polls held
+10 s; --heartbeat and --poll-hold shorten them to stress the keepers), with a hold of --hold seconds. It prints, per
+size:
 
   - wall time of ansible-playbook, and the time of each step (from the task headers of its output);
   - the session keepers' peak memory (VmRSS, sampled every 0.2 s: the largest one and their sum) and CPU;
@@ -148,8 +149,9 @@ def run_size(
         json={
             "config": {
                 "heartbeat_timeout": args.heartbeat,
-                "guid_interval_ms": int(args.heartbeat * 1000 / 3),
-                "guid_timeout_ms": int(args.heartbeat * 2000 / 3),
+                "guid_interval_ms": int(args.heartbeat * 1000 / 2),
+                "guid_timeout_ms": int(args.heartbeat * 1000),
+                "poll_hold": args.poll_hold,
             }
         },
         timeout=30,
@@ -266,12 +268,19 @@ def main() -> int:
     parser.add_argument(
         "--sizes", default="100x4,400x4,1000x4,2000x4,1000x1", help="AGENTSxRUNNERS, comma-separated"
     )
-    parser.add_argument("--hold", type=int, default=12, help="seconds the recordings are held (default 12)")
+    parser.add_argument("--hold", type=int, default=10, help="seconds the recordings are held (default 10)")
     parser.add_argument(
         "--heartbeat",
         type=float,
+        default=120,
+        help="the simulator's heartbeat limit in seconds (default 120, a real gateway's); a new GUID every half of "
+        "it, the old one valid as long (a real gateway: every 60 s, valid 120 s)",
+    )
+    parser.add_argument(
+        "--poll-hold",
+        type=float,
         default=10,
-        help="the simulator's heartbeat limit in seconds (default 10, below the hold); a new GUID every third of it",
+        help="seconds the simulator holds an empty event poll (default 10, as a real gateway)",
     )
     parser.add_argument(
         "--concurrency", type=int, default=50, help="max_concurrency of every task (default 50)"
@@ -297,7 +306,7 @@ def main() -> int:
         admin.verify = ca
         print(
             f"simulator: {url} (HTTPS, dynamic authentication, heartbeat limit {args.heartbeat:g} s, "
-            f"a new GUID every {args.heartbeat / 3:.1f} s)"
+            f"a new GUID every {args.heartbeat / 2:g} s, polls held {args.poll_hold:g} s)"
         )
         print(f"hold {args.hold} s, max_concurrency {args.concurrency}, {os.cpu_count()} CPUs\n")
         header = (
