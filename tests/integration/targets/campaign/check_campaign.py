@@ -7,6 +7,7 @@
   python check_campaign.py slices --agents 2001-2040 --runners ... --report a.json --report b.json
   python check_campaign.py untouched
   python check_campaign.py force-out --agents 2213
+  python check_campaign.py broken --agents 2001-2010 --runners runner1,runner5 --report r.json
 
 The simulator is read through its admin API (GATEWAY_URL, GATEWAY_CA from the environment), independently
 of the collection. Every problem found is printed; the exit code is 1 when there is any.
@@ -384,6 +385,35 @@ def slices(args):
     return f"slices: {len(args.report)} slices with the complete runner list ran {len(ids)} agents, each exactly once"
 
 
+def broken(args):
+    """runner5 broke off at the hold: its agents fail at step "runner" with the reason, and are signed out."""
+    ids = agent_range(args.agents)
+    runners = {"all": args.runners.split(",")}
+    report, junit = load_reports(args.report[0])
+    rows = check_report_shape(report, junit, ids, ids, runners, "broken runner")
+    recordings, agents, requests = gateway_record(ids)
+    for agent_id, row in rows.items():
+        mine = [item for item in recordings if item["agent_id"] == agent_id]
+        if row["runner"] == "runner5":
+            expect(
+                row["outcome"] == "failed" and row["step"] == "runner",
+                f"broken runner: agent {agent_id}: {row}",
+            )
+            expect(
+                "broke off at Hold the recordings" in row["message"],
+                f"broken runner: agent {agent_id} message: {row['message']}",
+            )
+            expect(
+                [item["end_reason"] for item in mine] == ["signed_out"],
+                f"broken runner: agent {agent_id} {mine}",
+            )
+            expect(not agents[agent_id]["signed_in"], f"broken runner: agent {agent_id} is still signed in")
+        else:
+            check_passed(row, args.hold, "broken runner")
+            check_clean_agent(agent_id, recordings, agents, requests, -1, "broken runner", row)
+    return "broken runner: its agents are reported at step runner with the reason and signed out; the others passed"
+
+
 def force_out(args):
     """Wait until the agent records, then sign it in elsewhere (forcelogin): its session and recording end."""
     agent_id = int(args.agents)
@@ -414,7 +444,9 @@ def untouched(_args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["passing", "failing", "slices", "untouched", "force-out"])
+    parser.add_argument(
+        "scenario", choices=["passing", "failing", "slices", "untouched", "force-out", "broken"]
+    )
     parser.add_argument("--agents", default="")
     parser.add_argument("--runners", default="")
     parser.add_argument("--report", action="append", default=[])
@@ -427,6 +459,7 @@ def main():
         "slices": slices,
         "untouched": untouched,
         "force-out": force_out,
+        "broken": broken,
     }
     summary = scenarios[args.scenario](args)
     if summary and not PROBLEMS:

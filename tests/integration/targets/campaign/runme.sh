@@ -9,7 +9,9 @@
 #      password appears in the output or the reports;
 #   3. two slices of a sliced job (--limit, the complete runner list given): every agent exactly once;
 #   4. check mode with a runner missing from the runner list, and with an agent listed twice: refused clearly,
-#      nothing is sent.
+#      nothing is sent;
+#   5. a runner that breaks off during the hold (its Python is missing): its agents are reported at step "runner"
+#      with the reason and still signed out, the other runner's agents pass, the play fails.
 # check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
 set -euo pipefail
 config=../../integration_config.yml
@@ -87,11 +89,12 @@ with open(path, "w", encoding="utf-8") as out:
 PY
 }
 
-# campaign <name> <expected exit code> [ansible-playbook arguments]: output in $work/<name>.log
+# campaign <name> <expected exit code> [ansible-playbook arguments]: output in $work/<name>.log; the inventory
+# is $work/inventory.ini unless $inventory names another.
 campaign() {
   local name=$1 expected=$2 rc=0
   shift 2
-  ansible-playbook cec.cc_gateway.campaign -i "$work/inventory.ini" --forks 8 "$@" >"$work/$name.log" 2>&1 || rc=$?
+  ansible-playbook cec.cc_gateway.campaign -i "${inventory:-$work/inventory.ini}" --forks 8 "$@" >"$work/$name.log" 2>&1 || rc=$?
   sed -n '/^PLAY RECAP/,$p' "$work/$name.log"
   if [ "$rc" != "$expected" ]; then
     tail -n 100 "$work/$name.log"
@@ -177,3 +180,19 @@ grep -q "cc_gateway_campaign_agents lists agents 2001 more than once" "$work/dup
   exit 1
 }
 check untouched
+
+echo "== 5. A runner breaks off during the hold"
+reset
+cat >"$work/broken.ini" <<EOF
+[cc_gateway_runners]
+runner1 runner_session_dir=$work/sessions/runner1
+runner5 runner_session_dir=$work/sessions/runner5 ansible_python_interpreter=$work/no-such-python
+
+[cc_gateway_runners:vars]
+ansible_connection=local
+ansible_python_interpreter="{{ ansible_playbook_python }}"
+EOF
+vars "$work/vars5.json" 2001-2010 1 "$work/broken.json"
+inventory=$work/broken.ini campaign broken 2 -e "@$work/vars5.json" "$@"
+check broken --agents 2001-2010 --runners runner1,runner5 --report "$work/broken.json"
+no_keeper_left "run 5"
