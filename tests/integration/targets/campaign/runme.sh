@@ -156,7 +156,8 @@ reset
 vars "$work/vars3.json" 2001-2040 0 ""
 campaign slice1 0 --limit runner1,runner2 -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner1", "runner2", "runner3", "runner4"]}' \
   -e "cc_gateway_campaign_report=$work/slice1.json" "$@"
-campaign slice2 0 --limit runner3,runner4 -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner1", "runner2", "runner3", "runner4"]}' \
+# The second slice gets the runner list as a comma-separated string, as -e key=value gives it.
+campaign slice2 0 --limit runner3,runner4 -e "@$work/vars3.json" -e "cc_gateway_campaign_runners=runner4,runner3,runner2,runner1" \
   -e "cc_gateway_campaign_report=$work/slice2.json" "$@"
 check slices --agents 2001-2040 --runners "$runners" --report "$work/slice1.json" --report "$work/slice2.json"
 no_keeper_left "run 3"
