@@ -6,7 +6,8 @@ CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
 CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
 CC_GATEWAY_SESSION_DIR=$(mktemp -d)
 export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR
-trap 'rm -rf "$CC_GATEWAY_SESSION_DIR"' EXIT
+campaign_dir=$(mktemp -d)
+trap 'rm -rf "$CC_GATEWAY_SESSION_DIR" "$campaign_dir"' EXIT
 # Agents the other targets left signed in would answer the examples' sign-ins with 100-002.
 curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
 for playbook in start_recording recording_options connection_options session_options; do
@@ -14,11 +15,26 @@ for playbook in start_recording recording_options connection_options session_opt
   ansible-playbook "cec.cc_gateway.$playbook" "$@"
 done
 
-# The campaign, with the simulator's heartbeat limit cut to 3 s and a 4 s pause.
+# The campaign (the role cec.cc_gateway.campaign) with the controller as its one runner, gateway and session store
+# from the environment, the simulator's heartbeat limit cut to 3 s and a 4 s hold; its JSON report must show 20
+# passed agents. The target campaign tests the role on several runners.
 curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" \
   -H 'Content-Type: application/json' -d '{"config": {"heartbeat_timeout": 3, "guid_interval_ms": 1000, "guid_timeout_ms": 2000}}' >/dev/null
 echo "== cec.cc_gateway.campaign"
-ansible-playbook cec.cc_gateway.campaign -e first_agent=1150 -e agent_count=20 -e campaign_pause=4 "$@"
+python - "$campaign_dir/vars.json" "$campaign_dir/report.json" <<'PY'
+import json, sys
+agents = [{"agent_id": agent, "phone_number": f"70{agent}"} for agent in range(1150, 1170)]
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    json.dump({"cc_gateway_campaign_group": "localhost", "cc_gateway_campaign_agents": agents,
+               "cc_gateway_campaign_module_defaults": {"password": "Demo-1234", "max_concurrency": 20},
+               "cc_gateway_campaign_hold": 4, "cc_gateway_campaign_report": sys.argv[2]}, out)
+PY
+ansible-playbook cec.cc_gateway.campaign -e "@$campaign_dir/vars.json" "$@"
+python - "$campaign_dir/report.json" <<'PY'
+import json, sys
+totals = json.load(open(sys.argv[1], encoding="utf-8"))["totals"]
+assert totals["agents"] == 20 and totals["passed"] == 20, totals
+PY
 curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
 keepers=$(pgrep -f "cc_gateway_keeper.py --store $CC_GATEWAY_SESSION_DIR" || true)
 [ -z "$keepers" ] || { echo "a session keeper is still running: $keepers"; exit 1; }

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The role cec.cc_gateway.campaign, run as users run it (the playbook cec.cc_gateway.campaign, an inventory of
+# runner hosts, -e @vars), on four local runners, each with a session store (and session keeper) of its own,
+# against the simulator in dynamic authentication with a 3 s heartbeat limit and a new GUID every second:
+#   1. 200 agents held 5 s, past the heartbeat limit: all pass;
+#   2. 21 agents of which six fail, one at each step (wrong passwords and an agent the gateway does not know at
+#      sign-in, a failed recording at start, an agent forced out during the hold at the check, a gateway fault at
+#      stop): the others complete, the reports name the six with step and reason, the play fails; at -vvv, and no
+#      password appears in the output or the reports;
+#   3. two slices of a sliced job (--limit, the complete runner list given): every agent exactly once;
+#   4. check mode with a runner missing from the runner list, and with an agent listed twice: refused clearly,
+#      nothing is sent;
+#   5. a runner that breaks off during the hold (its Python is missing): its agents are reported at step "runner"
+#      with the reason and still signed out, the other runner's agents pass, the play fails.
+# check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
+set -euo pipefail
+config=../../integration_config.yml
+GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
+GATEWAY_CA=$(sed -n 's/^cc_gateway_ca: //p' "$config")
+export GATEWAY_URL GATEWAY_CA
+here=$(pwd)
+work=$(mktemp -d)
+forcer=
+sim() { curl --silent --show-error --fail --cacert "$GATEWAY_CA" "$@"; }
+cleanup() {
+  if [ -n "$forcer" ]; then kill "$forcer" 2>/dev/null || true; fi
+  sim -X POST "$GATEWAY_URL/_sim/reset" >/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+reset() {
+  sim -X POST "$GATEWAY_URL/_sim/reset" -H 'Content-Type: application/json' \
+    -d '{"config": {"auth_mode": 2, "heartbeat_timeout": 3, "guid_interval_ms": 1000, "guid_timeout_ms": 2000, "poll_hold": 0.5}}' >/dev/null
+}
+fault() {
+  sim -X POST "$GATEWAY_URL/_sim/faults" -H 'Content-Type: application/json' -d "$1" >/dev/null
+}
+check() { python "$here/check_campaign.py" "$@"; }
+
+for agent in 2001 2220; do
+  sim -o /dev/null "$GATEWAY_URL/_sim/agents/$agent" || {
+    echo "The simulator does not know agent $agent: this target needs agents 2001-2220 (scripts/run-integration.sh --agents)."
+    exit 1
+  }
+done
+
+runners=runner1,runner2,runner3,runner4
+cat >"$work/inventory.ini" <<EOF
+[cc_gateway_runners]
+runner1 runner_session_dir=$work/sessions/runner1
+runner2 runner_session_dir=$work/sessions/runner2
+runner3 runner_session_dir=$work/sessions/runner3
+runner4 runner_session_dir=$work/sessions/runner4
+
+[cc_gateway_runners:vars]
+ansible_connection=local
+ansible_python_interpreter="{{ ansible_playbook_python }}"
+EOF
+
+# vars <file> <agents, e.g. 2001-2200> <hold> <report> [agents with a wrong password]
+vars() {
+  python - "$@" <<'PY'
+import json, sys
+path, spec, hold, report = sys.argv[1:5]
+wrong = [int(agent) for agent in sys.argv[5:]]
+agents = []
+for part in spec.split(","):
+    first, _, last = part.partition("-")
+    for agent in range(int(first), int(last or first) + 1):
+        entry = {"agent_id": agent, "phone_number": f"70{agent}"}
+        if agent in wrong:
+            entry["password"] = "Wrong-Pass-4321"
+        agents.append(entry)
+variables = {
+    "cc_gateway_campaign_module_defaults": {
+        "gateway_url": "{{ lookup('ansible.builtin.env', 'GATEWAY_URL') }}",
+        "ca_path": "{{ lookup('ansible.builtin.env', 'GATEWAY_CA') }}",
+        "session_dir": "{{ runner_session_dir }}",
+        "password": "Demo-1234",
+        "timeout": 10,
+        "max_concurrency": 25,
+    },
+    "cc_gateway_campaign_agents": agents,
+    "cc_gateway_campaign_hold": int(hold),
+    "cc_gateway_campaign_report": report,
+}
+with open(path, "w", encoding="utf-8") as out:
+    json.dump(variables, out)
+PY
+}
+
+# campaign <name> <expected exit code> [ansible-playbook arguments]: output in $work/<name>.log; the inventory
+# is $work/inventory.ini unless $inventory names another.
+campaign() {
+  local name=$1 expected=$2 rc=0
+  shift 2
+  ansible-playbook cec.cc_gateway.campaign -i "${inventory:-$work/inventory.ini}" --forks 8 "$@" >"$work/$name.log" 2>&1 || rc=$?
+  sed -n '/^PLAY RECAP/,$p' "$work/$name.log"
+  if [ "$rc" != "$expected" ]; then
+    tail -n 100 "$work/$name.log"
+    echo "$name: ansible-playbook exited with $rc, expected $expected"
+    exit 1
+  fi
+}
+no_keeper_left() {
+  if pgrep -f "cc_gateway_keeper.py --store $work/sessions/" >/dev/null; then
+    echo "$1: a session keeper still runs after the campaign: $(pgrep -af "cc_gateway_keeper.py --store $work/sessions/")"
+    exit 1
+  fi
+}
+
+echo "== 1. 200 agents on four runners, held past the heartbeat limit"
+reset
+mkdir -p "$work/run1"
+vars "$work/vars1.json" 2001-2200 5 "$work/run1/campaign.json"
+SECONDS=0
+campaign passing 0 -e "@$work/vars1.json" "$@"
+echo "ansible-playbook took $SECONDS s"
+check passing --agents 2001-2200 --runners "$runners" --report "$work/run1/campaign.json" --hold 5 --heartbeat 3
+no_keeper_left "run 1"
+
+echo "== 2. Six agents fail, one or more at each step; the others complete and the play fails"
+reset
+fault '{"kind": "record_fail", "method": "PUT", "path": "recordplay/2210/record$"}'
+fault '{"kind": "http_status", "status": 503, "method": "DELETE", "path": "recordplay/2216/stoprecord$"}'
+check force-out --agents 2213 >"$work/forced.txt" &
+forcer=$!
+mkdir -p "$work/run2"
+# The report path without .json: the JUnit XML report is then <path>.xml.
+vars "$work/vars2.json" 2201-2220,59001 4 "$work/run2/campaign" 2203 2207
+campaign failing 2 -vvv -e "@$work/vars2.json" "$@"
+wait "$forcer"
+forcer=
+grep -q "signed in elsewhere while recording" "$work/forced.txt" || {
+  cat "$work/forced.txt"
+  echo "run 2: agent 2213 was not forced out during the hold, so the check step was not tested"
+  exit 1
+}
+check failing --agents 2201-2220,59001 --runners "$runners" --report "$work/run2/campaign" --hold 4 --heartbeat 3
+for runner in runner1 runner2 runner3 runner4; do
+  grep -q "agents of $runner failed: agent " "$work/failing.log" || { echo "run 2: $runner did not fail naming its failed agents"; exit 1; }
+done
+for secret in Demo-1234 Wrong-Pass-4321; do
+  for file in "$work/failing.log" "$work/run2/campaign" "$work/run2/campaign.xml"; do
+    if grep -qF -- "$secret" "$file"; then
+      echo "run 2: a password appears in $(basename "$file")"
+      exit 1
+    fi
+  done
+done
+echo "no password in $(wc -c <"$work/failing.log") bytes of -vvv output or in the reports"
+no_keeper_left "run 2"
+
+echo "== 3. A job in two slices, each with half the runners and the complete runner list"
+reset
+vars "$work/vars3.json" 2001-2040 0 ""
+campaign slice1 0 --limit runner1,runner2 -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner1", "runner2", "runner3", "runner4"]}' \
+  -e "cc_gateway_campaign_report=$work/slice1.json" "$@"
+# The second slice gets the runner list as a comma-separated string, as -e key=value gives it.
+campaign slice2 0 --limit runner3,runner4 -e "@$work/vars3.json" -e "cc_gateway_campaign_runners=runner4,runner3,runner2,runner1" \
+  -e "cc_gateway_campaign_report=$work/slice2.json" "$@"
+check slices --agents 2001-2040 --runners "$runners" --report "$work/slice1.json" --report "$work/slice2.json"
+no_keeper_left "run 3"
+
+echo "== 4. Check mode with runner4 missing from the runner list, then with an agent listed twice"
+reset
+campaign checkmode 2 --check -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner3", "runner1", "runner2"]}' "$@"
+grep -q "Runner runner4 is not in cc_gateway_campaign_runners (runner1, runner2, runner3)" "$work/checkmode.log" || {
+  echo "run 4: runner4's failure does not say it is missing from the runner list"
+  exit 1
+}
+grep -q "runner2 would run 13 of the 40 agents (runner 2 of 3)" "$work/checkmode.log" || {
+  echo "run 4: runner2 did not show its share"
+  exit 1
+}
+check untouched
+campaign duplicate 2 --check -e "@$work/vars3.json" \
+  -e '{"cc_gateway_campaign_agents": [{"agent_id": 2001}, {"agent_id": 2002}, {"agent_id": 2001}]}' "$@"
+grep -q "cc_gateway_campaign_agents lists agents 2001 more than once" "$work/duplicate.log" || {
+  echo "run 4: an agent listed twice was not refused"
+  exit 1
+}
+check untouched
+
+echo "== 5. A runner breaks off during the hold"
+reset
+cat >"$work/broken.ini" <<EOF
+[cc_gateway_runners]
+runner1 runner_session_dir=$work/sessions/runner1
+runner5 runner_session_dir=$work/sessions/runner5 ansible_python_interpreter=$work/no-such-python
+
+[cc_gateway_runners:vars]
+ansible_connection=local
+ansible_python_interpreter="{{ ansible_playbook_python }}"
+EOF
+vars "$work/vars5.json" 2001-2010 1 "$work/broken.json"
+inventory=$work/broken.ini campaign broken 2 -e "@$work/vars5.json" "$@"
+check broken --agents 2001-2010 --runners runner1,runner5 --report "$work/broken.json"
+no_keeper_left "run 5"
