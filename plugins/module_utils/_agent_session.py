@@ -5,9 +5,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
-import pkgutil
-import sys
 import time
 from typing import Any, Callable
 
@@ -17,22 +14,22 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     GatewayError,
     RetcodeError,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
 
 EVENT_POLL_INTERVAL = 0.1
+# How long a request refused for a stale GUID waits for the keeper to learn the gateway's newer one.
+FRESH_GUID_WAIT = 3.0
 
 
-def keeper_source() -> str:
-    """The keeper's source, to run it as a script wherever this code runs (also from a module's zip)."""
-    from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper
-
-    try:
-        return inspect.getsource(_keeper)
-    except (OSError, TypeError):
-        data = pkgutil.get_data("ansible_collections.cec.cc_gateway.plugins.module_utils", "_keeper.py")
-        if data is None:
-            raise GatewayError("The session keeper's source cannot be read from this installation.") from None
-        return data.decode("utf-8")
+def keeper_gone(store: SessionStore, keeper: KeeperProcess) -> str | None:
+    """Why the store's keeper cannot be counted on, or None when it runs and beats."""
+    status = keeper.status()
+    if not status.running:
+        return "it is not running any more (it was stopped or crashed)"
+    if status.stale:
+        return f"it has not written its heartbeat for {status.heartbeat_age:.0f} s (it hangs or is stopped)"
+    return None
 
 
 class AgentSession:
@@ -55,6 +52,8 @@ class AgentSession:
         self.kept: dict[str, Any] | None = None
         self.lost_reason: str | None = None
         self.keeper_died = False
+        self.keeper = KeeperProcess(store)
+        self.kept_by_keeper = False
         self.warnings: list[str] = []
 
     # -- where the session comes from
@@ -64,6 +63,7 @@ class AgentSession:
         stored = self.store.load(self.gateway_url, self.agent_id) or {}
         self._stored = copy.deepcopy(stored)
         self.kept = None
+        self.kept_by_keeper = False
         self.lost_reason = None
         self.keeper_died = False
         if guid and guid != stored.get("guid"):
@@ -72,14 +72,14 @@ class AgentSession:
             self._stored = {}
         elif self.store.keep_requested(self.gateway_url, self.agent_id):
             kept = self.store.kept(self.gateway_url, self.agent_id) or {}
-            if self.store.keeper_pid() is None:
+            gone = keeper_gone(self.store, self.keeper)
+            if gone:
                 if keeper_must_run:
                     raise GatewayError(
-                        f"The session keeper that kept agent {self.agent_id} alive is not running any more (it "
-                        f"was stopped or crashed; see {self.store.directory}/keeper.log), so the agent's session "
-                        "may have expired and its GUID is unknown. Run cec.cc_gateway.cc_gateway_session with "
-                        "keepalive: true to sign in and keep the agent again, or with state: absent to stop "
-                        "keeping it."
+                        f"The session keeper that kept agent {self.agent_id} alive cannot be counted on: {gone}; "
+                        f"see {self.keeper.log_path}. The agent's session may have expired and its GUID is "
+                        "unknown. Run cec.cc_gateway.cc_gateway_session with keepalive: true to sign in and keep "
+                        "the agent again, or with state: absent to stop keeping it."
                     )
                 self.keeper_died = True
                 if kept.get("alive") and kept.get("guid"):
@@ -88,6 +88,7 @@ class AgentSession:
             elif kept.get("alive") and kept.get("guid"):
                 stored["guid"] = kept["guid"]
                 self.kept = kept
+                self.kept_by_keeper = True
             elif kept and not kept.get("alive"):
                 self.lost_reason = kept.get("reason") or "the keeper lost the session"
                 stored = {}
@@ -139,9 +140,11 @@ class AgentSession:
         self.session = {"guid": self.client.guid, "signed_in_by": "module", "signed_in_at": time.time()}
         self.kept = None
         if self.store.keep_requested(self.gateway_url, self.agent_id):
-            # The agent was kept: the keeper follows the new session from now on.
+            # The agent was kept: the keeper follows the new session from now on, and only it polls the
+            # session's events (whoever polls consumes them).
             self.persist()
             self.keep()
+            self.kept_by_keeper = True
 
     def alive(self) -> bool:
         """Whether the held GUID still opens the agent's session (the keeper vouches for kept ones)."""
@@ -167,18 +170,47 @@ class AgentSession:
 
     def keep(self) -> int:
         """Hand the (persisted) session to the keeper, starting the keeper if needed; return its PID."""
-        settings = self.client.settings
         connection = {
-            "validate_certs": settings.validate_certs,
-            # The bundle the modules verify against (ca_path, REQUESTS_CA_BUNDLE, ... or certifi's), resolved here
-            # so that the keeper, which uses the ssl module directly, trusts exactly the same CAs.
-            "ca_path": settings.ca_bundle,
-            "client_cert": settings.client_cert,
-            "client_key": settings.client_key,
-            "timeout": settings.timeout,
+            # The route as requests resolved it for this task (proxy, CA bundle, client certificate, with
+            # absolute paths): the keeper uses it as it is, whatever its own environment or directory.
+            "route": self.client.route.as_dict(),
+            "timeout": self.client.settings.timeout,
         }
         self.store.request_keep(self.gateway_url, self.agent_id, connection)
-        return self.store.start_keeper(keeper_source(), sys.executable)
+        pid, note = self.keeper.ensure_running()
+        if note:
+            self.warnings.append(note)
+        return pid
+
+    def refusable(self, operation: Callable[[], Any]) -> Any:
+        """Run a request; if the gateway refused it for a stale GUID of a kept agent, once more on the newer one."""
+        try:
+            return operation()
+        except RetcodeError as exc:
+            if not self.retry_with_fresh_guid(exc):
+                raise
+        return operation()
+
+    def retry_with_fresh_guid(self, error: RetcodeError) -> bool:
+        """After a refusal for a stale GUID (which started nothing), take the keeper's newer GUID if it has one.
+
+        Under fast GUID rotation the GUID read at the start of a task can be stale by the time a request
+        goes out; the keeper learns the gateway's newer one on its next poll.
+        """
+        if error.retcode not in retcodes.SESSION_LOST or not self.kept_by_keeper:
+            return False
+        used = self.client.guid
+        deadline = time.monotonic() + min(FRESH_GUID_WAIT, self.client.settings.timeout)
+        while True:
+            kept = self.store.kept(self.gateway_url, self.agent_id) or {}
+            if not kept.get("alive"):
+                return False
+            if kept.get("guid") and kept["guid"] != used:
+                self.client.guid = self.session["guid"] = kept["guid"]
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(EVENT_POLL_INTERVAL)
 
     # -- events
 
@@ -187,12 +219,18 @@ class AgentSession:
     ) -> dict[str, Any] | None:
         """The first event since since_ms that matches, from the keeper or by polling; None on timeout."""
         deadline = time.monotonic() + timeout
-        kept = self.kept is not None
+        kept = self.kept_by_keeper
         while True:
             if kept:
-                for event in (self.store.kept(self.gateway_url, self.agent_id) or {}).get("events", []):
+                report = self.store.kept(self.gateway_url, self.agent_id) or {}
+                for event in report.get("events", []):
                     if event.get("received_at", 0) >= since_ms and matches(event):
                         return event
+                if report and not report.get("alive"):
+                    raise GatewayError(
+                        f"Agent {self.agent_id}'s session ended while waiting for its event: "
+                        f"{report.get('reason') or 'the keeper lost the session'}."
+                    )
             else:
                 event = self.client.poll_event()
                 if event is not None and matches(event):

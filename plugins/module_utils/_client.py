@@ -5,34 +5,29 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _http as http
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-
-try:
-    # requests is the declared dependency; its CA bundle, certifi, is the default trust store, as with
-    # requests. The exchanges themselves go through _http (see there why not requests or urllib3).
-    import certifi
-
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - exercised by the module's missing_required_lib path
-    certifi = None
-    REQUESTS_IMPORT_ERROR = exc
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import (
+    REQUESTS_IMPORT_ERROR,
+    Route,
+    TransportFailure,
+)
 
 API_ROOT = "/agentgateway/resource/"
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 GUID_PREFIX = "JSESSIONID="
-# How much longer than timeout an event poll may take: the gateway holds polls that have no event.
+# How much longer than timeout an event poll may take: the gateway holds polls that have no event for about
+# 10 s (AGENT_POLL_WAIT_TIMES x AGENT_POLL_WAIT_INTERVAL).
 EVENT_POLL_HOLD = 15.0
-CONNECT_RETRIES = http.CONNECT_RETRIES
+CONNECT_RETRIES = transport.CONNECT_RETRIES
+
+__all__ = ["REQUESTS_IMPORT_ERROR"]
 
 
 class GatewayError(Exception):
@@ -40,7 +35,7 @@ class GatewayError(Exception):
 
 
 class TransportError(GatewayError):
-    """The HTTP exchange itself failed (TLS, refused, timeout, HTTP status, body that is not JSON).
+    """The HTTP exchange itself failed (TLS, refused, timeout, proxy, HTTP status, body that is not JSON).
 
     request_sent tells whether the gateway may have acted on the request: False when provably not.
     """
@@ -77,25 +72,40 @@ class ConnectionSettings:
 
     @property
     def base_url(self) -> str:
-        return self.gateway_url.rstrip("/") + API_ROOT
+        return self.gateway_url.strip().rstrip("/") + API_ROOT
 
     @property
-    def ca_bundle(self) -> str | None:
-        """The CA bundle to verify against, as requests would choose it; None when not verifying."""
-        if not self.validate_certs:
-            return None
-        return (
-            self.ca_path
-            or os.environ.get("REQUESTS_CA_BUNDLE")
-            or os.environ.get("CURL_CA_BUNDLE")
-            or certifi.where()
-        )
+    def plain_http(self) -> bool:
+        return self.gateway_url.strip().lower().startswith("http://")
 
-    def tls_context(self) -> Any:
-        """The TLS context for these settings (shared in the process); None for plain HTTP."""
-        if not self.base_url.lower().startswith("https"):
-            return None
-        return http.tls_context(self.validate_certs, self.ca_bundle, self.client_cert, self.client_key)
+    def route(self) -> Route:
+        """Proxies, trust and client certificate as requests resolves them, with absolute paths."""
+        return _route(self.gateway_url, self.validate_certs, self.ca_path, self.client_cert, self.client_key)
+
+
+@lru_cache(maxsize=16)
+def _route(
+    gateway_url: str,
+    validate_certs: bool,
+    ca_path: str | None,
+    client_cert: str | None,
+    client_key: str | None,
+) -> Route:
+    return transport.resolve_route(gateway_url, validate_certs, ca_path, client_cert, client_key)
+
+
+def sign_in_body(password: str, phone_number: str) -> dict[str, Any]:
+    return {"password": password, "phonenum": phone_number, "status": 4, "releasephone": True}
+
+
+def check_sign_in(password: str, phone_number: str) -> None:
+    """Check the sign-in body these credentials make; raises SchemaViolation naming the options."""
+    schemas.check(
+        sign_in_body(password, phone_number),
+        schemas.SIGN_IN_REQUEST,
+        secret_fields=("password",),
+        names={"phonenum": "phone_number"},
+    )
 
 
 def now_ms() -> int:
@@ -110,40 +120,78 @@ def guid_from_header(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-@lru_cache(maxsize=16)
-def environment_proxies(url: str) -> dict[str, str]:
-    """Proxies for url from HTTPS_PROXY/NO_PROXY and friends, as requests finds them."""
-    host = urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass(host):
-        return {}
-    return urllib.request.getproxies()
-
-
-def connection_pool(settings: ConnectionSettings, pool_size: int = 10) -> http.ConnectionPool:
-    """The process's connection pool for the gateway (through the environment's proxy, if any)."""
-    url = settings.base_url
-    scheme = url.split(":", 1)[0].lower()
-    proxies = environment_proxies(url)
-    proxy = proxies.get(scheme) or proxies.get("all")
-    try:
-        endpoint = http.Endpoint.from_url(url, proxy)
-    except http.HTTPFailure as exc:
-        raise TransportError(
-            f"Nothing was sent to {settings.gateway_url}: {exc.reason}.", request_sent=False
-        ) from None
-    return http.connection_pool(endpoint, settings.tls_context(), pool_size)
+def describe_failure(
+    failure: TransportFailure, gateway_url: str, target: str, route: Route, timeout: float
+) -> str:
+    """The sentence for a failed exchange: each kind of failure its own, so users look in the right place."""
+    gateway = gateway_url.strip().rstrip("/")
+    kind = failure.kind
+    reason = failure.reason
+    if kind == "certificate":
+        return (
+            f"TLS verification of the gateway's certificate failed for {target}: {reason}. Point ca_path at the "
+            "CA bundle that signed the gateway's certificate (or set validate_certs: false for a lab gateway); "
+            "nothing was sent."
+        )
+    if kind == "tls":
+        return (
+            f"The TLS handshake with {gateway} was broken off by the other side ({reason}), before the request "
+            f"for {target} was sent. The gateway (or a load balancer in front of it) closed the connection: it "
+            "may be overloaded or out of file descriptors, or it does not speak TLS on this port; certificates "
+            "were not the problem."
+        )
+    if kind == "tls_setup":
+        return (
+            f"The TLS files cannot be used for {target}: {reason}. Check ca_path, client_cert and client_key "
+            "(and REQUESTS_CA_BUNDLE); nothing was sent."
+        )
+    if kind == "refused":
+        return (
+            f"{gateway} refused the connection for {target} ({CONNECT_RETRIES + 1} attempts): nothing listens "
+            "there. Check gateway_url and that the gateway runs; nothing was sent."
+        )
+    if kind == "connect_timeout":
+        return (
+            f"Timed out connecting to {gateway} for {target} after {timeout:g} s ({CONNECT_RETRIES + 1} "
+            "attempts): a firewall may drop the connection, or the host is down; nothing was sent."
+        )
+    if kind == "connect":
+        return f"Cannot connect to {gateway} for {target}: {reason}. Check gateway_url; nothing was sent."
+    if kind == "proxy":
+        return (
+            f"The proxy {route.proxy or '(from the environment)'} failed or refused the connection to {gateway} "
+            f"for {target}: {reason}. Check HTTPS_PROXY/HTTP_PROXY and NO_PROXY; nothing was sent."
+        )
+    if kind == "url":
+        return f"{target} was not sent: {reason}."
+    if kind == "read_timeout":
+        return f"No answer from {target} within timeout={timeout:g} s; the gateway may have received the request."
+    if kind == "too_large":
+        return (
+            f"The answer to {target} is larger than {transport.MAX_BODY // 1024} KiB ({reason}); a gateway "
+            "answers a few hundred bytes, so something else answered (a proxy's or load balancer's page?). "
+            "The gateway may have received the request."
+        )
+    if kind == "not_utf8":
+        return f"The answer to {target} is not a UTF-8 JSON document: {reason}."
+    return (
+        f"The connection to {target} broke before an answer arrived ({reason}); the gateway may have received "
+        "the request."
+    )
 
 
 class GatewayClient:
     """One agent's conversation with one gateway: keeps the current GUID and the cookies."""
 
-    def __init__(self, settings: ConnectionSettings, agent_id: int, pool_size: int = 10) -> None:
+    def __init__(
+        self, settings: ConnectionSettings, agent_id: int, pool_size: int = 10, route: Route | None = None
+    ) -> None:
         self.settings = settings
         self.agent_id = agent_id
         self.guid: str | None = None
         self.cookies: dict[str, str] = {}
-        self.pool = connection_pool(settings, pool_size)
-        self.request_prefix = urlsplit(settings.base_url).path
+        self.route = route or settings.route()
+        self.transport = transport.transport_for(self.route, pool_size)
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node
 
@@ -155,72 +203,32 @@ class GatewayClient:
             if cookie.get("name"):
                 self.cookies[cookie["name"]] = cookie.get("value", "")
 
-    def _take_cookies(self, response: Any) -> None:
-        for header in response.cookies:
-            name, _equals, rest = header.partition("=")
-            if name.strip() and _equals:
-                self.cookies[name.strip()] = rest.split(";", 1)[0].strip()
-
     # -- transport
 
     def _describe_target(self, method: str, path: str) -> str:
-        return f"{method} {self.settings.gateway_url.rstrip('/')}{API_ROOT}{path}"
+        return f"{method} {self.settings.gateway_url.strip().rstrip('/')}{API_ROOT}{path}"
 
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool, hold: float = 0.0
-    ) -> http.Response:
-        headers = {"Content-Type": JSON_CONTENT_TYPE, "Accept": "application/json"}
+    ) -> transport.Answer:
+        headers = {"Content-Type": JSON_CONTENT_TYPE}
         if authenticated:
             headers["Guid"] = self.guid or ""
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        timeout = self.settings.timeout
         try:
-            return self.pool.request(
+            return self.transport.request(
                 method,
-                self.request_prefix + path,
+                API_ROOT + path,
                 headers,
                 json.dumps(body).encode("utf-8") if body is not None else None,
-                connect_timeout=self.settings.timeout,
-                read_timeout=self.settings.timeout + hold,
+                cookies=self.cookies,
+                timeout=(timeout, timeout + hold),
             )
-        except http.HTTPFailure as exc:
-            raise self._transport_error(exc, method, path) from None
-
-    def _transport_error(self, exc: http.HTTPFailure, method: str, path: str) -> TransportError:
-        target = self._describe_target(method, path)
-        if exc.kind == "tls":
-            return TransportError(
-                f"TLS verification failed for {target}: {exc.reason}. "
-                "Point ca_path at the CA bundle that signed the gateway's certificate "
-                "(or set validate_certs: false for a lab gateway).",
-                request_sent=False,
+        except TransportFailure as exc:
+            message = describe_failure(
+                exc, self.settings.gateway_url, self._describe_target(method, path), self.route, timeout
             )
-        if exc.kind == "connect_timeout":
-            return TransportError(
-                f"Timed out connecting to {target} after {self.settings.timeout:g} s "
-                f"({CONNECT_RETRIES + 1} attempts); nothing was sent.",
-                request_sent=False,
-            )
-        if exc.kind in ("refused", "connect"):
-            return TransportError(
-                f"Cannot connect to {self.settings.gateway_url.rstrip('/')} for {method} {API_ROOT}{path}: "
-                f"{exc.reason} ({CONNECT_RETRIES + 1} attempts); check gateway_url and that the gateway is "
-                "running; nothing was sent.",
-                request_sent=False,
-            )
-        if exc.kind in ("proxy", "request"):
-            return TransportError(f"{target} was not sent: {exc.reason}.", request_sent=False)
-        if exc.kind == "read_timeout":
-            return TransportError(
-                f"No answer from {target} within timeout={self.settings.timeout:g} s; "
-                "the gateway may have received the request.",
-                request_sent=True,
-            )
-        return TransportError(
-            f"The connection to {target} broke before an answer arrived ({exc.reason}); "
-            "the gateway may have received the request.",
-            request_sent=True,
-        )
+            raise TransportError(message, exc.request_sent) from None
 
     def call(
         self,
@@ -232,22 +240,26 @@ class GatewayClient:
         hold: float = 0.0,
     ) -> dict[str, Any]:
         """Send one request; return the parsed envelope of a retcode-0 answer, raise GatewayError otherwise."""
-        response = self._send(method, path, body, authenticated, hold)
+        answer = self._send(method, path, body, authenticated, hold)
         target = self._describe_target(method, path)
-        self._take_cookies(response)
-        set_guid = response.headers.get("set-guid")
+        self.cookies.update(answer.cookies)
+        set_guid = answer.headers.get("Set-GUID")
         if set_guid:
             self.guid = guid_from_header(set_guid)
-        if response.status != 200:
+        if answer.status != 200:
             raise TransportError(
-                f"HTTP {response.status} {response.reason or ''} from {target}; "
+                f"HTTP {answer.status} {answer.reason} from {target}; "
                 "the gateway answers business errors with HTTP 200, so this is a server or proxy fault.",
                 request_sent=True,
             )
         try:
-            envelope = json.loads(response.body)
+            envelope = json.loads(answer.json_text())
+        except TransportFailure as exc:
+            raise TransportError(
+                f"The answer to {target} is not JSON: {exc.reason}.", request_sent=True
+            ) from None
         except (ValueError, RecursionError):
-            snippet = response.body[:80].decode("utf-8", "replace")
+            snippet = answer.body[:80].decode("utf-8", "replace")
             raise TransportError(
                 f"The answer to {target} is not JSON (starts with {snippet!r}).", request_sent=True
             ) from None
@@ -273,7 +285,7 @@ class GatewayClient:
 
     def sign_in(self, password: str, phone_number: str, force: bool = False) -> dict[str, Any]:
         """Sign the agent in (forcibly when force); keep the GUID from Set-GUID."""
-        body = {"password": password, "phonenum": phone_number, "status": 4, "releasephone": True}
+        body = sign_in_body(password, phone_number)
         path = f"onlineagent/{self.agent_id}" + ("/forcelogin" if force else "")
         self.guid = None
         envelope = self.call("PUT", path, "force_sign_in" if force else "sign_in", body, authenticated=False)
@@ -316,8 +328,8 @@ class GatewayClient:
     def poll_event(self) -> dict[str, Any] | None:
         """One event poll: the gateway answers at once with an event, or after holding about 10 s with none."""
         envelope = self.call("GET", f"agentevent/{self.agent_id}", "poll_events", hold=EVENT_POLL_HOLD)
-        event = envelope.get("event")
-        if not isinstance(event, dict):
+        event = self._checked(envelope, schemas.EVENT_RESPONSE, "poll_events").get("event")
+        if event is None:
             return None
         return {
             "event_type": event.get("eventType"),

@@ -8,7 +8,9 @@ import time
 from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import keeper_gone
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
 
 READ_INTERVAL = 0.1
@@ -29,11 +31,13 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
     wait_for = params.get("wait_for")
     since = params.get("since") or 0
     deadline = time.monotonic() + (params.get("wait_timeout") or 0)
+    keeper = KeeperProcess(store)
     while True:
-        if store.keeper_pid() is None:
+        gone = keeper_gone(store, keeper)
+        if gone:
             raise GatewayError(
-                f"The session keeper of {store.directory} is not running any more (stopped or crashed; see "
-                f"its keeper.log), so agent {agent_id}'s events are no longer followed."
+                f"The session keeper of {store.directory} cannot be counted on: {gone} (see {keeper.log_path}), "
+                f"so agent {agent_id}'s events are no longer followed."
             )
         kept = store.kept(gateway_url, agent_id) or {}
         events = [event for event in kept.get("events", []) if event.get("received_at", 0) >= since]

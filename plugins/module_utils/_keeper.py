@@ -3,230 +3,160 @@
 """The session keeper: one background process that keeps many agents' gateway sessions alive.
 
 A gateway signs an agent out when nobody polls its events for 2 minutes, and in dynamic authentication
-hands out a new GUID on the event poll every minute. The keeper long-polls every kept agent (one asyncio
-task and one connection per agent, no thread per agent), follows the GUID, and writes what it learns next
-to the session store's files, which the modules read.
+hands out a new GUID on the event poll every minute. The keeper polls every kept agent's events (a thread
+per agent, through the collection's transport with one pooled requests Session per route), follows the
+GUID, and writes what it learns next to the session store's files, which the modules read.
 
-It depends on the standard library only: the modules copy this file into the session store directory and
-start it with their own interpreter, wherever they run. Files in the store directory, per agent
-(<stem> = what the session store names the agent's session file):
-  <stem>.keep.json  written by the modules: keep this agent (connection settings, a generation number);
+Pacing follows Huawei's own clients: after an empty poll it waits 500 ms, after an event it polls again at
+once, after a failure it backs off (at most 10 s, well inside the 2-minute heartbeat). Against a gateway that
+holds polls (about 10 s) that is one open poll per agent; against one that answers at once (a gateway with
+AGENT_POLL_WAIT_FLAG=OFF) at most about 2 polls per second per idle agent.
+
+The modules start it (see _keeper_process.py) from a copy of its sources in the store, with the interpreter
+that runs them. Files in the store directory, per agent (<stem> = what the session store names the agent):
+  <stem>.keep.json  written by the modules: keep this agent (its route, timeout, a generation number);
                     removing it releases the agent
   <stem>.json       the session file of the modules: the GUID and cookies the keeper starts from
-  <stem>.kept.json  written by the keeper: current GUID, alive or why not, events, recording state
-and for the keeper itself keeper.pid (JSON: pid, started_at) and keeper.log.
+  <stem>.kept.json  written by the keeper: current GUID, alive or why not, healthy or the last error, events,
+                    recording state
+and for the keeper itself keeper.lock (held while it runs), keeper.json (pid, version, heartbeat),
+keeper.stop (a module's request to exit when idle) and keeper.log.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import errno
 import fcntl
-import json
 import os
+import resource
 import signal
-import ssl
 import sys
+import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
-API_ROOT = "/agentgateway/resource/"
-KEEP_SUFFIX = ".keep.json"
-KEPT_SUFFIX = ".kept.json"
-PID_FILE = "keeper.pid"
-LOCK_FILE = "keeper.lock"
-MAX_EVENTS = 500
+from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+    ConnectionSettings,
+    GatewayClient,
+    GatewayError,
+    RetcodeError,
+    now_ms,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import (
+    LEGACY_PID_FILE,
+    LOCK_FILE,
+    START_LOCK_FILE,
+    STATUS_FILE,
+    STOP_FILE,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._retcodes import SESSION_LOST
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+    KEEP_SUFFIX,
+    KEPT_SUFFIX,
+    SessionStoreError,
+    check_directory,
+    read_json,
+    write_file,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import Route
+
+EMPTY_POLL_PAUSE = 0.5
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 10.0
 REFRESH_INTERVAL = 10.0
-TLS_READ_BUFFER = 16 * 1024
+HEARTBEAT_INTERVAL = 2.0
+LOG_REPEAT = 60.0
+MAX_EVENTS = 500
 MAX_ENDED_TASKS = 200
+THREAD_STACK = 512 * 1024
 # Events that end what they are about: the recording, or the whole session.
 RECORD_STARTED = "AgentMediaEvent_Record"
 RECORD_FAILED = "AgentMediaEvent_Record_Fail"
 RECORD_STOPPED = "AgentMediaEvent_StopRecordDone"
 SESSION_ENDED = "AgentOther_ShutdownService"
-SESSION_LOST_RETCODES = ("100-006", "000-003")
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def log(text: str) -> None:
+    sys.stdout.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+    sys.stdout.flush()
 
 
-def write_json(path: str, data: dict[str, Any]) -> None:
-    """Never seen half written: write aside, remove the old, rename (see _session_store for why not replace)."""
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    os.rename(temporary, path)
-
-
-def read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def guid_from_header(value: str) -> str:
-    value = value.strip()
-    if value.startswith("JSESSIONID="):
-        value = value[len("JSESSIONID=") :]
-    return value.split(";", 1)[0].strip()
-
-
-_TLS_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
-
-
-def tls_context(request: dict[str, Any]) -> ssl.SSLContext | None:
-    """One TLS context per set of TLS options, shared by every agent: each holds the loaded CA bundle."""
-    if not request["gateway_url"].lower().startswith("https"):
-        return None
-    key = tuple(request.get(name) for name in ("validate_certs", "ca_path", "client_cert", "client_key"))
-    if key not in _TLS_CONTEXTS:
-        _TLS_CONTEXTS[key] = _new_tls_context(request)
-    return _TLS_CONTEXTS[key]
-
-
-def _new_tls_context(request: dict[str, Any]) -> ssl.SSLContext:
-    if not request.get("validate_certs", True):
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        bundle = request.get("ca_path") or os.environ.get("REQUESTS_CA_BUNDLE") or None
-        context = ssl.create_default_context(cafile=bundle)
-    if request.get("client_cert"):
-        context.load_cert_chain(request["client_cert"], request.get("client_key"))
-    return context
-
-
-class HTTPConnection:
-    """Just enough HTTP/1.1 over asyncio streams for one agent's polls, kept alive between them."""
-
-    def __init__(self, gateway_url: str, context: ssl.SSLContext | None) -> None:
-        parts = urlsplit(gateway_url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.context = context
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    @property
-    def _stream(self) -> asyncio.StreamReader:
-        if self.reader is None:
-            raise ConnectionError("not connected")
-        return self.reader
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(Exception):
-                await self.writer.wait_closed()
-        self.reader = self.writer = None
-
-    async def request(
-        self, method: str, path: str, headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(
-                self.host, self.port, ssl=self.context, server_hostname=self.host if self.context else None
-            )
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Accept: application/json"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        await self.writer.drain()
-        status_line = await self._stream.readline()
-        if not status_line:
-            raise ConnectionError("the gateway closed the connection")
-        status = int(status_line.split()[1])
-        response_headers: dict[str, str] = {}
-        cookies: list[str] = []
-        while True:
-            line = (await self._stream.readline()).decode("latin-1").rstrip("\r\n")
-            if not line:
-                break
-            name, _colon, value = line.partition(":")
-            if name.strip().lower() == "set-cookie":
-                cookies.append(value.strip())
-            response_headers[name.strip().lower()] = value.strip()
-        if cookies:
-            response_headers["set-cookie"] = "\n".join(cookies)
-        body = await self._body(response_headers)
-        if response_headers.get("connection", "").lower() == "close":
-            await self.close()
-        return status, response_headers, body
-
-    async def _body(self, headers: dict[str, str]) -> bytes:
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int((await self._stream.readline()).split(b";")[0], 16)
-                if size == 0:
-                    await self._stream.readline()
-                    return b"".join(chunks)
-                chunks.append(await self._stream.readexactly(size))
-                await self._stream.readline()
-        if "content-length" in headers:
-            return await self._stream.readexactly(int(headers["content-length"]))
-        body = await self._stream.read()
-        await self.close()
-        return body
+def route_of(request: dict[str, Any]) -> Route:
+    """The route a keep request names; a request of collection 1.0.0 has none (it used no proxy)."""
+    if isinstance(request.get("route"), dict):
+        return Route.from_dict(request["route"])
+    verify: Any = (request.get("ca_path") or True) if request.get("validate_certs", True) else False
+    cert: Any = request.get("client_cert")
+    if cert and request.get("client_key"):
+        cert = (cert, request["client_key"])
+    return Route(str(request["gateway_url"]).strip().rstrip("/"), (), verify, cert)
 
 
 class KeptAgent:
-    """Polls one agent's events for as long as its keep request stands and its session lives."""
+    """Polls one agent's events in a thread of its own for as long as its keep request stands."""
 
     def __init__(self, keeper: Keeper, stem: str, request: dict[str, Any]) -> None:
         self.keeper = keeper
         self.stem = stem
         self.request = request
+        self.generation = request.get("generation")
         self.agent_id = int(request["agent_id"])
+        self.stopping = threading.Event()
         session = read_json(stem + ".json") or {}
         previous = read_json(stem + KEPT_SUFFIX) or {}
-        same_session = previous.get("generation") == request.get("generation")
+        same_session = previous.get("generation") == self.generation and previous.get("alive")
         self.state: dict[str, Any] = {
             "agent_id": self.agent_id,
             "gateway_url": request["gateway_url"],
-            "generation": request.get("generation"),
+            "generation": self.generation,
             "guid": previous.get("guid") if same_session and previous.get("guid") else session.get("guid"),
             "alive": True,
+            "healthy": True,
             "reason": None,
+            "failures": 0,
             "kept_since": now_ms(),
             "last_poll_at": None,
             "polls": 0,
-            "guid_rotations": 0,
+            "guid_rotations": previous.get("guid_rotations", 0) if same_session else 0,
             "events": previous.get("events", []) if same_session else [],
             "recording": previous.get("recording") if same_session else None,
             "ended_tasks": previous.get("ended_tasks", []) if same_session else [],
         }
-        self.cookies = {c["name"]: c["value"] for c in session.get("cookies", []) if "name" in c}
-        self.connection = HTTPConnection(request["gateway_url"], tls_context(request))
-        self.timeout = float(request.get("timeout") or 30)
+        self.cookies = session.get("cookies", [])
         self.saved_at = 0.0
+        self.logged_at = 0.0
+        self.thread = threading.Thread(target=self.run, name=f"agent-{self.agent_id}", daemon=True)
+
+    # -- what the modules read
 
     def save(self) -> None:
-        if not os.path.exists(self.stem + KEEP_SUFFIX):
-            return  # released: the modules removed its files, which must not come back
+        if self.stopping.is_set() or not os.path.exists(self.stem + KEEP_SUFFIX):
+            return  # released or superseded: the modules own the agent's files now
         self.state["updated_at"] = now_ms()
-        write_json(self.stem + KEPT_SUFFIX, self.state)
+        try:
+            write_file(self.stem + KEPT_SUFFIX, self.state)
+        except OSError as exc:
+            self.note(f"cannot write {self.stem + KEPT_SUFFIX}: {exc}")
         self.saved_at = time.monotonic()
 
     def end(self, reason: str) -> None:
-        self.state["alive"] = False
-        self.state["reason"] = reason
-        self.state["recording"] = None
+        self.state.update(alive=False, healthy=False, reason=reason, recording=None)
         self.save()
+        log(f"agent {self.agent_id}: session over: {reason}")
+
+    def note(self, text: str) -> None:
+        """Log a failure once, then at most once a minute while it goes on."""
+        now = time.monotonic()
+        if now - self.logged_at >= LOG_REPEAT or self.state["failures"] <= 1:
+            log(f"agent {self.agent_id}: {text}")
+            self.logged_at = now
 
     def take_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("eventType")
+        kind = event.get("event_type")
         content = event.get("content")
-        self.state["events"].append({"event_type": kind, "content": content, "received_at": now_ms()})
+        self.state["events"].append(event)
         del self.state["events"][:-MAX_EVENTS]
         task_id = str(content.get("taskId")) if isinstance(content, dict) and "taskId" in content else None
         if kind == RECORD_STARTED and task_id:
@@ -240,89 +170,128 @@ class KeptAgent:
             if (self.state["recording"] or {}).get("task_id") == task_id:
                 self.state["recording"] = None
 
-    async def poll_once(self) -> bool:
-        """One long-poll; False when the session is over."""
-        headers = {"Content-Type": "application/json; charset=UTF-8", "Guid": self.state["guid"] or ""}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        status, response_headers, body = await asyncio.wait_for(
-            self.connection.request("GET", f"{API_ROOT}agentevent/{self.agent_id}", headers), self.timeout
+    # -- polling
+
+    def _client(self) -> GatewayClient:
+        settings = ConnectionSettings(
+            gateway_url=str(self.request["gateway_url"]), timeout=float(self.request.get("timeout") or 30)
         )
-        self.state["polls"] += 1
-        self.state["last_poll_at"] = now_ms()
-        changed = self.state["reason"] is not None
-        self.state["reason"] = None
-        for cookie in response_headers.get("set-cookie", "").split("\n"):
-            name, _equals, rest = cookie.partition("=")
-            if name.strip() and rest:
-                self.cookies[name.strip()] = rest.split(";", 1)[0]
-        if "set-guid" in response_headers:
-            guid = guid_from_header(response_headers["set-guid"])
-            if guid and guid != self.state["guid"]:
-                self.state["guid"] = guid
-                self.state["guid_rotations"] += 1
-                changed = True
-        if status != 200:
-            raise ConnectionError(f"HTTP {status}")
-        answer = json.loads(body)
-        retcode = answer.get("retcode")
-        if retcode in SESSION_LOST_RETCODES:
-            self.end(f"{retcode}: the gateway no longer knows this session")
-            return False
-        if retcode != "0":
-            raise ConnectionError(f"retcode {retcode}")
-        event = answer.get("event")
-        if isinstance(event, dict):
+        client = GatewayClient(settings, self.agent_id, self.keeper.pool_size, route=route_of(self.request))
+        client.guid = self.state["guid"]
+        client.import_cookies(self.cookies)
+        return client
+
+    def polled(self, client: GatewayClient, event: dict[str, Any] | None) -> float | None:
+        """Take one poll's answer; the pause before the next poll, None when the session is over."""
+        state = self.state
+        state["polls"] += 1
+        state["last_poll_at"] = now_ms()
+        changed = False
+        if not state["healthy"]:
+            log(f"agent {self.agent_id}: polling again after {state['failures']} failures")
+            state.update(healthy=True, reason=None, failures=0)
             changed = True
+        if client.guid and client.guid != state["guid"]:
+            state["guid"] = client.guid
+            state["guid_rotations"] += 1
+            changed = True
+        if event is not None:
             self.take_event(event)
-            if event.get("eventType") == SESSION_ENDED:
-                self.end("AgentOther_ShutdownService: the agent was signed out")
-                return False
+            if event.get("event_type") == SESSION_ENDED:
+                self.end(f"{SESSION_ENDED}: the agent was signed out")
+                return None
+            changed = True
         # A new GUID or event is written at once; an empty poll only refreshes last_poll_at now and then,
         # which keeps a thousand agents' polls from rewriting their event lists every second.
         if changed or time.monotonic() - self.saved_at > REFRESH_INTERVAL:
             self.save()
-        return True
+        return EMPTY_POLL_PAUSE if event is None else 0.0
 
-    async def run(self) -> None:
-        self.save()
-        failures = 0
+    def failed(self, error: BaseException) -> float:
+        state = self.state
+        state["failures"] += 1
+        text = str(error) or type(error).__name__
+        if not isinstance(error, GatewayError):
+            text = f"{type(error).__name__}: {text}"
+        if (isinstance(error, OSError) and error.errno == errno.EMFILE) or "Too many open files" in text:
+            text = f"the keeper is out of file descriptors (limit {open_file_limit()}): {text}"
+        reason_changed = state["reason"] != text
+        state.update(healthy=False, reason=text)
+        self.note(f"poll failed ({state['failures']} in a row): {text}")
+        if reason_changed or time.monotonic() - self.saved_at > REFRESH_INTERVAL:
+            self.save()
+        # Back off, but poll again well inside the gateway's 2-minute heartbeat limit.
+        return min(FIRST_BACKOFF * 2 ** (state["failures"] - 1), MAX_BACKOFF)
+
+    def run(self) -> None:
         try:
-            while self.keeper.running:
+            client = self._client()
+        except Exception as exc:  # a keep request this keeper cannot use: say so in its file only
+            self.end(f"the keep request cannot be used: {type(exc).__name__}: {exc}")
+            return
+        self.save()
+        try:
+            while not self.stopping.is_set() and self.keeper.running:
                 try:
-                    if not await self.poll_once():
+                    pause = self.polled(client, client.poll_event())
+                except RetcodeError as exc:
+                    if exc.retcode in SESSION_LOST:
+                        self.end(f"{exc.retcode}: the gateway no longer knows this session")
                         return
-                    failures = 0
-                except (
-                    OSError,
-                    ConnectionError,
-                    ValueError,
-                    asyncio.TimeoutError,
-                    asyncio.IncompleteReadError,
-                ) as exc:
-                    failures += 1
-                    await self.connection.close()
-                    self.keeper.log(f"agent {self.agent_id}: poll failed ({type(exc).__name__}: {exc})")
-                    self.state["reason"] = f"last poll failed: {type(exc).__name__}: {exc}"
-                    self.save()
-                    # Back off, but poll again well inside the gateway's 2-minute heartbeat limit.
-                    await asyncio.sleep(min(0.2 * 2**failures, 10))
+                    pause = self.failed(exc)
+                except Exception as exc:  # every failure of one agent's poll is this agent's alone
+                    pause = self.failed(exc)
+                if pause is None:
+                    return
+                if pause:
+                    self.stopping.wait(pause)
         finally:
-            await self.connection.close()
+            if self.keeper.running and not self.stopping.is_set() and self.state["alive"]:
+                self.end("the keeper stopped following this agent unexpectedly; see keeper.log")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def open_file_limit() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def raise_open_file_limit() -> str:
+    """Raise the soft open-file limit as far as allowed: each kept agent holds a connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    targets = [hard] if hard != resource.RLIM_INFINITY else []
+    targets += [limit for limit in (1 << 20, 65536, 10240) if limit > soft]
+    for target in targets:
+        if target <= soft:
+            break
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return f"open-file limit raised from {soft} to {target}"
+        except (ValueError, OSError):
+            continue
+    return f"open-file limit stays at {soft}"
 
 
 class Keeper:
-    def __init__(self, directory: str, idle_exit: float, scan_interval: float) -> None:
+    def __init__(self, directory: str, version: str, idle_exit: float, scan_interval: float) -> None:
         self.directory = directory
+        self.version = version
         self.idle_exit = idle_exit
         self.scan_interval = scan_interval
         self.running = True
-        self.agents: dict[str, tuple[Any, asyncio.Task[None]]] = {}
+        self.wake = threading.Event()
+        self.agents: dict[str, KeptAgent] = {}
         self.parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+        self.pool_size = 16
+        self.started_at = now_ms()
+        self.beat_at = 0.0
 
-    def log(self, text: str) -> None:
-        sys.stdout.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
-        sys.stdout.flush()
+    def path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
 
     def keep_requests(self) -> dict[str, dict[str, Any]]:
         """The keep requests in the directory; a file is parsed again only when it was rewritten."""
@@ -345,78 +314,156 @@ class Keeper:
         self.parsed = seen
         return found
 
-    def reconcile(self) -> None:
+    def reconcile(self) -> dict[str, dict[str, Any]]:
         wanted = self.keep_requests()
-        for stem in list(self.agents):
-            generation, task = self.agents[stem]
-            if stem not in wanted or wanted[stem].get("generation") != generation or task.done():
-                if stem in wanted and task.done() and wanted[stem].get("generation") == generation:
-                    continue  # the session ended; a new generation (a new sign-in) starts it again
-                task.cancel()
-                del self.agents[stem]
-                if stem not in wanted:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(stem + KEPT_SUFFIX)
-                    self.log(f"released {os.path.basename(stem)}")
+        for stem, agent in list(self.agents.items()):
+            request = wanted.get(stem)
+            if request is not None and request.get("generation") == agent.generation:
+                continue  # kept, or its session ended: a new generation (a new sign-in) starts it again
+            agent.stop()
+            del self.agents[stem]
+            if request is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(stem + KEPT_SUFFIX)
+                log(f"released agent {agent.agent_id}")
+        # One pool for all agents of a route: each agent's poll holds a connection.
+        while self.pool_size < len(wanted) + 8:
+            self.pool_size *= 2
         for stem, request in wanted.items():
-            if stem not in self.agents:
+            if stem in self.agents:
+                continue
+            try:
                 agent = KeptAgent(self, stem, request)
-                self.agents[stem] = (request.get("generation"), asyncio.ensure_future(agent.run()))
-                self.log(f"keeping agent {agent.agent_id} of {request['gateway_url']}")
+                agent.start()
+            except Exception as exc:  # this agent cannot be kept; the others go on
+                log(f"cannot keep {os.path.basename(stem)}: {type(exc).__name__}: {exc}")
+                with contextlib.suppress(OSError):
+                    write_file(
+                        stem + KEPT_SUFFIX,
+                        {
+                            "agent_id": request.get("agent_id"),
+                            "generation": request.get("generation"),
+                            "alive": False,
+                            "healthy": False,
+                            "reason": f"the keeper could not keep this agent: {type(exc).__name__}: {exc}",
+                            "events": [],
+                            "updated_at": now_ms(),
+                        },
+                    )
+                continue
+            self.agents[stem] = agent
+            log(f"keeping agent {agent.agent_id} of {request['gateway_url']}")
+        return wanted
 
-    async def main(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stop)
+    def heartbeat(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self.beat_at < HEARTBEAT_INTERVAL:
+            return
+        status = {
+            "pid": os.getpid(),
+            "version": self.version,
+            "started_at": self.started_at,
+            "heartbeat_at": time.time(),
+            "agents": len(self.agents),
+            "unhealthy": sum(1 for agent in self.agents.values() if not agent.state["healthy"]),
+        }
+        try:
+            write_file(self.path(STATUS_FILE), status)
+        except OSError as exc:
+            log(f"cannot write the heartbeat: {exc}")
+        self.beat_at = time.monotonic()
+
+    def _idle_exit_allowed(self) -> Any:
+        """The start lock, if free: with it held, no task can find this keeper running and count on it."""
+        fd = os.open(self.path(START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
+
+    def run(self) -> None:
         idle_since = time.monotonic()
         while self.running:
-            self.reconcile()
+            # The stop request is read before the keep requests, so that a keep request written before it
+            # is seen and keeps this keeper running (see KeeperProcess.stop_if_idle).
+            stop_requested = os.path.exists(self.path(STOP_FILE))
+            wanted = self.reconcile()
+            if stop_requested:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path(STOP_FILE))
+                if not wanted:
+                    log("asked to stop with no agent to keep; exiting")
+                    break
+                log(f"asked to stop, but {len(wanted)} agents are kept; going on")
             if self.agents:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_exit:
-                self.log("no agent to keep; exiting")
-                break
-            await asyncio.sleep(self.scan_interval)
+                lock = self._idle_exit_allowed()
+                if lock is not None:
+                    if not self.reconcile():
+                        log("no agent to keep; exiting")
+                        break
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                    os.close(lock)
+            self.heartbeat()
+            self.wake.wait(self.scan_interval)
         self.running = False
-        for _generation, task in self.agents.values():
-            task.cancel()
-        await asyncio.gather(*(task for _g, task in self.agents.values()), return_exceptions=True)
+        for agent in self.agents.values():
+            agent.stop()
 
-    def stop(self) -> None:
+    def stop(self, *_args: Any) -> None:
         self.running = False
+        self.wake.set()
 
 
-def smaller_tls_buffers() -> None:
-    """asyncio gives every TLS connection a 256 KiB read buffer, zero-filled, so resident: 250 MB for a
-    thousand held polls. A poll answer is a few hundred bytes; 16 KiB is one TLS record."""
-    protocol = getattr(getattr(asyncio, "sslproto", None), "SSLProtocol", None)
-    if protocol is not None and getattr(protocol, "max_size", 0) > TLS_READ_BUFFER:
-        protocol.max_size = TLS_READ_BUFFER
+def take_lock(path: str, wait: float) -> int | None:
+    """The keeper's lock; None when another keeper holds it. Probes hold it shared for an instant."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cec.cc_gateway session keeper")
     parser.add_argument("--store", required=True, help="the session store directory")
+    parser.add_argument("--version", default="unknown", help="the keeper's version (of its sources)")
     parser.add_argument("--idle-exit", type=float, default=30.0, help="seconds with no agent before exiting")
     parser.add_argument("--scan-interval", type=float, default=0.2, help="seconds between keep-request scans")
     args = parser.parse_args(argv)
     directory = os.path.abspath(args.store)
-    lock = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        check_directory(directory, repair=False)
+    except (SessionStoreError, OSError) as exc:
+        log(f"session keeper refuses to start: {exc}")
+        return 2
+    lock = take_lock(os.path.join(directory, LOCK_FILE), wait=3.0)
+    if lock is None:
         return 0  # another keeper serves this store
-    pid_path = os.path.join(directory, PID_FILE)
-    write_json(pid_path, {"pid": os.getpid(), "started_at": now_ms()})
-    smaller_tls_buffers()
-    keeper = Keeper(directory, args.idle_exit, args.scan_interval)
-    keeper.log(f"session keeper {os.getpid()} serving {directory}")
+    keeper = Keeper(directory, args.version, args.idle_exit, args.scan_interval)
+    signal.signal(signal.SIGTERM, keeper.stop)
+    signal.signal(signal.SIGINT, keeper.stop)
+    keeper.heartbeat(force=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(directory, LEGACY_PID_FILE))
+    threading.stack_size(THREAD_STACK)
+    log(
+        f"session keeper {os.getpid()} (version {args.version}) serving {directory}; {raise_open_file_limit()}"
+    )
     try:
-        asyncio.run(keeper.main())
+        keeper.run()
     finally:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(pid_path)
-        keeper.log("session keeper stopped")
+            os.unlink(os.path.join(directory, STATUS_FILE))
+        log("session keeper stopped")
     return 0
 
 

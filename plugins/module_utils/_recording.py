@@ -194,7 +194,7 @@ class RecordingManager(AgentSession):
     ) -> dict[str, Any]:
         started_at = now_ms()
         try:
-            task_id = self.client.start_recording(request.record_body())
+            task_id = self.refusable(lambda: self.client.start_recording(request.record_body()))
         except RetcodeError as exc:
             if exc.retcode == retcodes.ALREADY_RECORDING:
                 return self._result(
@@ -262,7 +262,7 @@ class RecordingManager(AgentSession):
         task_id = self.recording["task_id"]
         if self.check_mode:
             return self._result(request, True, before, message=f"Check mode: would resume task {task_id}.")
-        self.client.resume_recording()
+        self.refusable(self.client.resume_recording)
         self.recording["paused"] = False
         return self._result(
             request, True, before, retcode=retcodes.SUCCESS, message=f"Recording resumed (task {task_id})."
@@ -288,7 +288,7 @@ class RecordingManager(AgentSession):
                 before,
                 message=f"Check mode: would pause the recording of agent {request.agent_id}.",
             )
-        self.client.pause_recording()
+        self.refusable(self.client.pause_recording)
         if not self.recording:
             self.session["recording"] = {"task_id": None, "file_name": None}
         self.recording["paused"] = True
@@ -331,7 +331,7 @@ class RecordingManager(AgentSession):
                 else "Check mode: no recording known; nothing would be sent.",
             )
         try:
-            self.client.stop_recording()
+            self.refusable(self.client.stop_recording)
         except RetcodeError as exc:
             if exc.retcode in retcodes.SESSION_LOST:
                 self.forget()

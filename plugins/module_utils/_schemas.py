@@ -7,22 +7,27 @@ docs/schemas/cc_gateway.schema.json holds the same schemas for readers; a unit t
 
 from __future__ import annotations
 
-import importlib.util
-import numbers
-import re
-from typing import Any, Callable
+from typing import Any
 
-# jsonschema is imported when a document fails its quick check (see below), not by every task: the
-# import alone took 0.14 s, a third of a short task's time on the controller.
-JSONSCHEMA_IMPORT_ERROR = (
-    None
-    if importlib.util.find_spec("jsonschema") is not None
-    else ImportError("No module named 'jsonschema'")
-)
+try:
+    from jsonschema import Draft202012Validator
+
+    JSONSCHEMA_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the modules through missing_required_lib
+    Draft202012Validator = None
+    JSONSCHEMA_IMPORT_ERROR = exc
 
 AGENT_ID_MIN = 101
 AGENT_ID_MAX = 59999
 FILE_NAME_MAX = 100
+# Threads and pooled connections of one batch task; a gateway limits an agent's rate, not a campaign's, but a
+# controller with thousands of threads helps nobody.
+MAX_CONCURRENCY = 256
+
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = f"(?:{_LABEL}(?:\\.{_LABEL})*|\\[[0-9A-Fa-f:.]+\\])"
+_PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+GATEWAY_URL_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss]?://{_HOST}(?::{_PORT})?/?(?!\\n)$"
 
 RECORD_MODES = {"overwrite": 0, "append": 1}
 RECORD_FORMATS = {"default": 0, "24k_vox": 1, "32k_vox": 2, "64k_alaw": 3}
@@ -51,6 +56,23 @@ AGENT_ARGUMENTS: dict[str, Any] = {
     "type": "object",
     "required": ["agent_id"],
     "properties": {"agent_id": RECORD_ARGUMENTS["properties"]["agent_id"]},
+}
+
+CONNECTION_ARGUMENTS: dict[str, Any] = {
+    "$schema": DIALECT,
+    "title": "Connection options of every cec.cc_gateway module",
+    "type": "object",
+    "required": ["gateway_url"],
+    "properties": {
+        "gateway_url": {
+            "type": "string",
+            "pattern": GATEWAY_URL_PATTERN,
+            "description": "a URL of scheme https (or http), a host and an optional port, nothing else, "
+            "for example https://cc-gateway.example.com:8043",
+        },
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "max_concurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY},
+    },
 }
 
 RECORD_REQUEST: dict[str, Any] = {
@@ -114,6 +136,19 @@ RECORD_RESPONSE: dict[str, Any] = {
     },
 }
 
+EVENT_RESPONSE: dict[str, Any] = {
+    "$schema": DIALECT,
+    "title": "Successful event-poll response body (no event: the key is absent or null)",
+    "type": "object",
+    "properties": {
+        "event": {
+            "type": ["object", "null"],
+            "required": ["eventType"],
+            "properties": {"eventType": {"type": "string"}},
+        }
+    },
+}
+
 AGENT_STATUS_RESPONSE: dict[str, Any] = {
     "$schema": DIALECT,
     "title": "Successful agent-status response body",
@@ -131,10 +166,12 @@ AGENT_STATUS_RESPONSE: dict[str, Any] = {
 ALL: dict[str, dict[str, Any]] = {
     "record_arguments": RECORD_ARGUMENTS,
     "agent_arguments": AGENT_ARGUMENTS,
+    "connection_arguments": CONNECTION_ARGUMENTS,
     "record_request": RECORD_REQUEST,
     "sign_in_request": SIGN_IN_REQUEST,
     "response_envelope": RESPONSE_ENVELOPE,
     "record_response": RECORD_RESPONSE,
+    "event_response": EVENT_RESPONSE,
     "agent_status_response": AGENT_STATUS_RESPONSE,
 }
 
@@ -143,26 +180,33 @@ class SchemaViolation(ValueError):
     """A document does not match its schema; the message names the field and the rule."""
 
 
-def _field_name(error: Any, prefix: str) -> str:
+def _field_parts(error: Any) -> list[str]:
     parts = [str(part) for part in error.absolute_path]
     if error.validator == "required":
         # The missing property is named in the message, not in the path.
         parts.append(error.message.split("'")[1])
+    return parts
+
+
+def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: dict[str, str]) -> str:
+    parts = _field_parts(error)
     name = ".".join(parts) if parts else "(document)"
-    return f"{prefix}{name}"
-
-
-def _describe(error: Any, prefix: str) -> str:
-    field = _field_name(error, prefix)
+    field = names.get(name) or f"{prefix}{name}"
+    secret = bool(parts) and parts[-1] in secret_fields
     value = error.instance
+    shown = "the value given" if secret else repr(value)
     rule = error.validator_value
     if error.validator == "maxLength":
-        return f"{field}: {value!r} is {len(value)} characters long, more than the maximum of {rule}"
+        return f"{field}: {shown} is {len(value)} characters long, more than the maximum of {rule}"
     if error.validator == "minLength":
-        return f"{field}: {value!r} is shorter than the minimum of {rule} characters"
+        return f"{field}: {shown} is shorter than the minimum of {rule} characters"
+    if error.validator == "pattern" and error.schema.get("description"):
+        return f"{field}: {shown} is not {error.schema['description']}"
+    if secret:
+        return f"{field}: the value given breaks the rule {error.validator}: {rule!r}"
     if error.validator == "enum":
         allowed = ", ".join(repr(item) for item in rule)
-        return f"{field}: {value!r} is not one of the allowed values ({allowed})"
+        return f"{field}: {shown} is not one of the allowed values ({allowed})"
     if error.validator == "required":
         return f"{field}: is required but missing"
     if error.validator == "additionalProperties":
@@ -170,119 +214,31 @@ def _describe(error: Any, prefix: str) -> str:
     return f"{field}: {error.message}"
 
 
-# -- the quick check: a predicate compiled from a schema that says True only of documents the schema
-# accepts (False means "ask jsonschema"). A batch checks six documents per agent; jsonschema's
-# general machinery took more CPU than the agent's HTTP exchanges. The schema stays the definition: a
-# schema with a keyword the compiler does not know gets no quick check, and a property test holds the
-# predicates to "True implies valid".
-
-Predicate = Callable[[Any], bool]
-ANNOTATIONS = ("$schema", "title", "description")
-# ansible-core hands plugins subclasses of str and int (tagged with their origin); jsonschema's type
-# checks use isinstance too, except that a bool is not a number.
-JSON_TYPES: dict[str, Predicate] = {
-    "object": lambda value: isinstance(value, dict),
-    "array": lambda value: isinstance(value, list),
-    "string": lambda value: isinstance(value, str),
-    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
-    "boolean": lambda value: isinstance(value, bool),
-    "null": lambda value: value is None,
-}
-
-
-def _outside_numbers(value: Any) -> bool:
-    """True for what numeric keywords ignore; other numbers than int and float are left to jsonschema."""
-    return isinstance(value, bool) or not isinstance(value, numbers.Number)
-
-
-def _same_json(value: Any, allowed: Any) -> bool:
-    if isinstance(value, str) or isinstance(allowed, str):
-        return isinstance(value, str) and isinstance(allowed, str) and value == allowed
-    if isinstance(value, bool) or isinstance(allowed, bool):
-        return isinstance(value, bool) and isinstance(allowed, bool) and value == allowed
-    if value is None or allowed is None:
-        return value is None and allowed is None
-    return isinstance(value, int) and isinstance(allowed, int) and value == allowed
-
-
-def _keyword(keyword: str, rule: Any, schema: dict[str, Any]) -> Predicate | None:
-    """The predicate of one keyword of schema; None for a keyword (or form of it) not compiled."""
-    if keyword == "type":
-        tests = [JSON_TYPES[name] for name in ([rule] if isinstance(rule, str) else rule)]
-        return lambda value: any(test(value) for test in tests)
-    if keyword == "enum":
-        return lambda value: any(_same_json(value, allowed) for allowed in rule)
-    if keyword in ("minimum", "maximum", "exclusiveMinimum"):
-        compare = {
-            "minimum": lambda value: value >= rule,
-            "maximum": lambda value: value <= rule,
-            "exclusiveMinimum": lambda value: value > rule,
-        }[keyword]
-        return lambda value: _outside_numbers(value) or (isinstance(value, (int, float)) and compare(value))
-    if keyword in ("minLength", "maxLength"):
-        low, high = (rule, None) if keyword == "minLength" else (0, rule)
-        return lambda value: (
-            not isinstance(value, str) or (len(value) >= low and (high is None or len(value) <= high))
-        )
-    if keyword == "pattern":
-        pattern = re.compile(rule)
-        return lambda value: not isinstance(value, str) or pattern.search(value) is not None
-    if keyword == "required":
-        return lambda value: not isinstance(value, dict) or all(name in value for name in rule)
-    if keyword == "additionalProperties" and rule is False:
-        known = set(schema.get("properties", {}))
-        return lambda value: not isinstance(value, dict) or known.issuperset(value)
-    if keyword == "properties":
-        members = {name: quick_check(member) for name, member in rule.items()}
-        if any(member is None for member in members.values()):
-            return None
-        return lambda value: (
-            not isinstance(value, dict)
-            or all(
-                members[name](member)
-                for name, member in value.items()
-                if name in members  # type: ignore[misc]
-            )
-        )
-    if keyword == "anyOf":
-        options = [quick_check(option) for option in rule]
-        if any(option is None for option in options):
-            return None
-        return lambda value: any(option(value) for option in options)  # type: ignore[misc]
-    return None
-
-
-def quick_check(schema: dict[str, Any]) -> Predicate | None:
-    """A predicate true only of documents schema accepts; None when schema uses a keyword it does not know."""
-    tests: list[Predicate] = []
-    for keyword, rule in schema.items():
-        if keyword in ANNOTATIONS:
-            continue
-        test = _keyword(keyword, rule, schema)
-        if test is None:
-            return None
-        tests.append(test)
-    return lambda value: all(test(value) for test in tests)
+def _validator(schema: dict[str, Any]) -> Any:
+    """The compiled validator of a schema, made once per process (at import, so forked workers inherit it)."""
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:
+        validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
+    return validator
 
 
 _VALIDATORS: dict[int, Any] = {}
-_QUICK_CHECKS: dict[int, Predicate | None] = {}
+if Draft202012Validator is not None:
+    for _schema in ALL.values():
+        _validator(_schema)
 
 
-def check(document: Any, schema: dict[str, Any], prefix: str = "") -> None:
-    """Raise SchemaViolation naming every field of document that breaks schema."""
-    key = id(schema)
-    if key not in _QUICK_CHECKS:
-        _QUICK_CHECKS[key] = quick_check(schema)
-    quick = _QUICK_CHECKS[key]
-    if quick is not None and quick(document):
-        return
-    validator = _VALIDATORS.get(id(schema))
-    if validator is None:
-        from jsonschema import Draft202012Validator
+def check(
+    document: Any,
+    schema: dict[str, Any],
+    prefix: str = "",
+    secret_fields: tuple[str, ...] = (),
+    names: dict[str, str] | None = None,
+) -> None:
+    """Raise SchemaViolation naming every field of document that breaks schema.
 
-        validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(document), key=lambda err: list(err.absolute_path))
+    Values of secret_fields are never shown; names maps a document's field to the option users know it by.
+    """
+    errors = sorted(_validator(schema).iter_errors(document), key=lambda err: list(err.absolute_path))
     if errors:
-        raise SchemaViolation("; ".join(_describe(err, prefix) for err in errors))
+        raise SchemaViolation("; ".join(_describe(err, prefix, secret_fields, names or {}) for err in errors))

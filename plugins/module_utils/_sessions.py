@@ -34,8 +34,8 @@ class SessionManager(AgentSession):
             self.load(request.guid, keeper_must_run=False)
             if self.keeper_died:
                 self.warnings.append(
-                    f"The session keeper that kept agent {request.agent_id} had stopped (see "
-                    f"{self.store.directory}/keeper.log)"
+                    f"The session keeper that kept agent {request.agent_id} could not be counted on (see "
+                    f"{self.keeper.log_path})"
                     + (
                         "; a new one keeps the agent now."
                         if request.state == "present" and request.keepalive
@@ -58,7 +58,7 @@ class SessionManager(AgentSession):
             "signed_in": signed_in,
             "signed_in_at": self.session.get("signed_in_at"),
             "kept": kept,
-            "keeper_pid": self.store.keeper_pid() if kept else None,
+            "keeper_pid": self.keeper.status().pid if kept else None,
         }
         if request.return_guid and signed_in:
             session["guid"] = self.client.guid
@@ -128,10 +128,8 @@ class SessionManager(AgentSession):
                 if exc.retcode not in ALREADY_SIGNED_OUT:
                     raise
             self.forget()
-        if kept and self.store.kept_agents() == 0 and not self.store.stop_keeper():
-            self.warnings.append(
-                f"The session keeper did not stop within 10 s; see {self.store.directory}/keeper.log."
-            )
+        if kept and self.store.kept_agents() == 0 and not self.keeper.stop_if_idle():
+            self.warnings.append(f"The session keeper did not stop within 10 s; see {self.keeper.log_path}.")
         message = (
             f"Agent {request.agent_id} signed out."
             if changed

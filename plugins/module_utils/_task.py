@@ -12,10 +12,12 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     ConnectionSettings,
     GatewayClient,
     GatewayError,
+    check_sign_in,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
@@ -25,6 +27,27 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
 
 # A batch entry without its own password uses the task's; the other per-agent values belong to one agent.
 INHERITED_KEYS = ("password",)
+PLAIN_HTTP_WARNING = (
+    "gateway_url uses http://: agent passwords and session GUIDs travel in clear text. Use https:// "
+    "(the gateway's default port 8043 speaks HTTPS)."
+)
+
+UNVERIFIED_WARNING = (
+    "validate_certs: false: the gateway's certificate is not verified, so anyone in between can read the agent "
+    "passwords and GUIDs. Point ca_path at the gateway's CA bundle instead."
+)
+
+
+def connection_errors(params: dict[str, Any]) -> list[str]:
+    """What is wrong with the task's connection options, before anything is sent."""
+    document = {"gateway_url": params["gateway_url"], "timeout": params["timeout"]}
+    if params.get("max_concurrency") is not None:
+        document["max_concurrency"] = params["max_concurrency"]
+    try:
+        schemas.check(document, schemas.CONNECTION_ARGUMENTS)
+    except SchemaViolation as exc:
+        return [str(exc)]
+    return []
 
 
 def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
@@ -79,7 +102,7 @@ class AgentTask:
 
     def validation_errors(self, requests: list[Any], batch: bool) -> list[str]:
         """Every violation of every agent, before anything is sent."""
-        errors = []
+        errors = connection_errors(self.params)
         if batch:
             errors.extend(
                 f"{key}: belongs to one agent; with agents, give it in each entry of agents"
@@ -90,6 +113,8 @@ class AgentTask:
         for index, request in enumerate(requests):
             try:
                 self.validate(request)
+                if getattr(request, "password", None) is not None and getattr(request, "phone_number", None):
+                    check_sign_in(request.password, request.phone_number)
             except SchemaViolation as exc:
                 errors.append(f"agents[{index}]: {exc}" if batch else str(exc))
             if request.agent_id in seen:
@@ -105,7 +130,7 @@ class AgentTask:
         self.diff = diff
         self.settings = connection_settings(params)
         self.store = SessionStore(params.get("session_dir"))
-        self.pool_size = max(1, params.get("max_concurrency") or 1)
+        self.pool_size = min(max(1, params.get("max_concurrency") or 1), schemas.MAX_CONCURRENCY)
 
     def _one(self, request: Any) -> dict[str, Any]:
         client = GatewayClient(self.settings, request.agent_id, pool_size=self.pool_size)
@@ -134,8 +159,13 @@ class AgentTask:
             result.setdefault("state", requests[0].state)
             if not self.diff:
                 result.pop("diff", None)
-            return result
-        return self._run_batch(requests)
+        else:
+            result = self._run_batch(requests)
+        if self.settings.plain_http:
+            result["warnings"] = [PLAIN_HTTP_WARNING, *result.get("warnings", [])]
+        elif not self.settings.validate_certs:
+            result["warnings"] = [UNVERIFIED_WARNING, *result.get("warnings", [])]
+        return result
 
     def _run_batch(self, requests: list[Any]) -> dict[str, Any]:
         workers = min(self.pool_size, len(requests))

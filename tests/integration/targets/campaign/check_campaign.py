@@ -423,6 +423,9 @@ def force_out(args):
             print(f"force-out: agent {agent_id} never recorded")
             return
         time.sleep(0.1)
+    # The keeper polls at most every 0.5 s between held polls: give it the start's event first, so the agent
+    # is lost during the hold, as the scenario means, not during the start's confirmation.
+    time.sleep(1.5)
     body = json.dumps({"password": "Demo-1234", "phonenum": f"70{agent_id}"}).encode()
     request = urllib.request.Request(
         f"{os.environ['GATEWAY_URL']}/agentgateway/resource/onlineagent/{agent_id}/forcelogin",

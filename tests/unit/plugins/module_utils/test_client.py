@@ -124,7 +124,7 @@ def test_a_refused_connection_is_known_not_to_have_reached_the_gateway():
     with pytest.raises(TransportError) as caught:
         client.sign_in("Demo-1234", "70186")
     assert caught.value.request_sent is False
-    assert str(caught.value).startswith(f"Cannot connect to http://127.0.0.1:{port} for PUT")
+    assert str(caught.value).startswith(f"http://127.0.0.1:{port} refused the connection for PUT")
 
 
 def test_no_answer_in_time_may_have_reached_the_gateway():

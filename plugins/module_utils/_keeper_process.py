@@ -1,0 +1,268 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The session keeper's process, seen from the modules: is it alive, start it, stop it, replace an old one.
+
+Liveness is the lock the keeper holds on keeper.lock for as long as it runs (flock works on Linux and macOS;
+the kernel drops it when the process dies, whatever killed it). A module probes it with a shared lock, which
+never disturbs another probe. The keeper also writes a heartbeat into keeper.json; one that stopped beating
+is treated as dead, and a keeper of another collection version (other sources) is replaced.
+
+The keeper runs from a copy of its sources in the store (keeper/<version>/), made from the code that runs
+the task: a shipped module's files vanish when it exits, and a collection upgraded under a running keeper
+must not change it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import inspect
+import os
+import pkgutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+    SessionStore,
+    SessionStoreError,
+    read_json,
+    write_file,
+)
+
+PACKAGE = "ansible_collections.cec.cc_gateway.plugins.module_utils"
+# The keeper and everything it imports (none of it imports Ansible).
+KEEPER_MODULES = (
+    "_keeper",
+    "_keeper_process",
+    "_client",
+    "_transport",
+    "_schemas",
+    "_retcodes",
+    "_session_store",
+)
+LOCK_FILE = "keeper.lock"
+START_LOCK_FILE = "keeper.start.lock"
+STATUS_FILE = "keeper.json"
+STOP_FILE = "keeper.stop"
+LOG_FILE = "keeper.log"
+LEGACY_PID_FILE = "keeper.pid"  # written by the keeper of collection 1.0.0
+HEARTBEAT_STALE = 30.0
+
+
+def _source(name: str) -> bytes:
+    module = sys.modules.get(f"{PACKAGE}.{name}")
+    if module is None:
+        module = __import__(f"{PACKAGE}.{name}", fromlist=["_"])
+    try:
+        return inspect.getsource(module).encode("utf-8")
+    except (OSError, TypeError):
+        data = pkgutil.get_data(PACKAGE, f"{name}.py")
+        if data is None:
+            raise SessionStoreError(f"The session keeper's source {name}.py cannot be read.") from None
+        return data
+
+
+def keeper_sources() -> tuple[str, dict[str, bytes]]:
+    """The keeper's version (a digest of its sources) and the sources by module name."""
+    sources = {name: _source(name) for name in KEEPER_MODULES}
+    digest = hashlib.sha256()
+    for name in KEEPER_MODULES:
+        digest.update(name.encode() + b"\0" + sources[name] + b"\0")
+    return digest.hexdigest()[:16], sources
+
+
+@dataclass
+class KeeperStatus:
+    running: bool
+    pid: int | None = None
+    version: str | None = None
+    heartbeat_age: float | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.running and self.heartbeat_age is not None and self.heartbeat_age > HEARTBEAT_STALE
+
+
+class KeeperProcess:
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    @property
+    def log_path(self) -> str:
+        return self.store.path(LOG_FILE)
+
+    def _lock_held(self) -> bool:
+        """Whether a keeper holds keeper.lock (a shared probe never conflicts with another probe)."""
+        try:
+            fd = os.open(self.store.path(LOCK_FILE), os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return True
+            raise
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    def status(self, wait_for_start: float = 2.0) -> KeeperStatus:
+        """The keeper as it is now; a keeper that holds the lock but has not written its status yet is awaited."""
+        deadline = time.monotonic() + wait_for_start
+        while True:
+            if not self._lock_held():
+                return KeeperStatus(False)
+            data = read_json(self.store.path(STATUS_FILE))
+            if data and isinstance(data.get("pid"), int):
+                beat = data.get("heartbeat_at")
+                age = time.time() - beat if isinstance(beat, (int, float)) else None
+                return KeeperStatus(True, data["pid"], data.get("version"), age)
+            legacy = read_json(self.store.path(LEGACY_PID_FILE))
+            if legacy and isinstance(legacy.get("pid"), int):
+                return KeeperStatus(True, legacy["pid"], "1.0.0")
+            if time.monotonic() >= deadline:
+                return KeeperStatus(True)
+            time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def _start_lock(self) -> Iterator[None]:
+        """Starting, stopping and the keeper's own idle exit take turns (see the keeper's idle exit)."""
+        self.store.ensure_directory()
+        fd = os.open(self.store.path(START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def ensure_running(self, wait: float = 10.0) -> tuple[int, str | None]:
+        """Start the keeper unless a current one runs; replace a stale or older one. Returns (pid, note)."""
+        version, sources = keeper_sources()
+        with self._start_lock():
+            status = self.status()
+            note = None
+            if status.running and status.version == version and not status.stale and status.pid:
+                return status.pid, None
+            if status.running:
+                why = (
+                    f"had not written its heartbeat for {status.heartbeat_age:.0f} s"
+                    if status.stale
+                    else f"was of another collection version ({status.version or 'unknown'})"
+                )
+                note = f"The running session keeper (pid {status.pid}) {why}; it was replaced."
+                self._terminate(status, wait)
+            return self._spawn(version, sources, wait), note
+
+    def stop_if_idle(self, wait: float = 10.0) -> bool:
+        """Ask the keeper to exit if it keeps no agent; False when it neither exited nor declined in time.
+
+        The keeper decides after reading the request, from the keep requests it then finds, so an agent that
+        a task keeps at the same moment is either seen (the keeper stays) or kept by a keeper that this task's
+        start lock lets the other task start afterwards.
+        """
+        with self._start_lock():
+            if not self.status(wait_for_start=0).running:
+                return True
+            stop_path = self.store.path(STOP_FILE)
+            write_file(stop_path, {"requested_at": time.time()})
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if not self._lock_held() or not os.path.exists(stop_path):
+                    return True
+                time.sleep(0.05)
+            return False
+
+    def _terminate(self, status: KeeperStatus, wait: float) -> None:
+        """End a keeper that holds the lock (so its pid is its own, not a reused one)."""
+        if status.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(status.pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not self._lock_held():
+                return
+            time.sleep(0.05)
+        if status.pid and self._lock_held():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(status.pid, signal.SIGKILL)
+            time.sleep(0.2)
+        if self._lock_held():
+            raise SessionStoreError(
+                f"The old session keeper (pid {status.pid}) of {self.store.directory} does not stop; end it "
+                "by hand."
+            )
+
+    def _install(self, version: str, sources: dict[str, bytes]) -> str:
+        """Copy the keeper's sources into the store (once per version); return the directory to import from."""
+        root = self.store.path(os.path.join("keeper", version))
+        package = os.path.join(root, *PACKAGE.split("."))
+        if not os.path.exists(os.path.join(package, "_keeper.py")):
+            os.makedirs(package, mode=0o700, exist_ok=True)
+            for name, source in sources.items():
+                write_file(os.path.join(package, f"{name}.py"), source.decode("utf-8"), text=True)
+        return root
+
+    def _spawn(self, version: str, sources: dict[str, bytes], wait: float) -> int:
+        root = self._install(version, sources)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.store.path(STOP_FILE))
+        environment = {
+            key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+        }
+        environment["PYTHONPATH"] = root
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        command = [
+            sys.executable,
+            "-m",
+            f"{PACKAGE}._keeper",
+            "--store",
+            self.store.directory,
+            "--version",
+            version,
+        ]
+        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        try:
+            daemonize(command, environment, log)
+        finally:
+            os.close(log)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            status = self.status(wait_for_start=0)
+            if status.running and status.pid and status.version == version:
+                return status.pid
+            time.sleep(0.05)
+        raise SessionStoreError(f"The session keeper did not start within {wait:g} s; see {self.log_path}.")
+
+
+def daemonize(command: list[str], environment: dict[str, str], log: int) -> None:
+    """Run command detached: in a session of its own, a child of init, stdout and stderr to log.
+
+    Two forks, so that the keeper is nobody's child here (no zombie, no signal from this task's process group);
+    between fork and exec only system calls run, as the forking process may have other threads.
+    """
+    executable = command[0]
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        child = os.fork()
+        if child == 0:
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    os.dup2(devnull, 0)
+                    os.dup2(log, 1)
+                    os.dup2(log, 2)
+                    os.execve(executable, command, environment)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+    finally:
+        os.close(devnull)

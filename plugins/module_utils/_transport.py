@@ -1,0 +1,387 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's one HTTP transport: a requests Session, shared by every agent of a process.
+
+The modules, the batch form and the session keeper all talk to the gateway through this module. Proxies,
+NO_PROXY, the CA bundle and client certificates are resolved by requests itself, once, when a route is
+made; the keeper is handed that resolved route, so it uses what the task that started it used. Each
+failure is classified, and a request is said not to have reached the gateway only when it provably did
+not (the connection or its TLS handshake never completed), which is what the at-most-once rule needs.
+
+It imports nothing of Ansible: the keeper runs it as plain Python.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import ssl
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Union
+from urllib.parse import urlsplit
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import InsecureRequestWarning, NewConnectionError, ReadTimeoutError
+    from urllib3.util.retry import Retry
+
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the modules through missing_required_lib
+    requests = None
+    HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
+    Retry = NewConnectionError = ReadTimeoutError = InsecureRequestWarning = None
+    REQUESTS_IMPORT_ERROR = exc
+
+# A gateway answer is a few hundred bytes; anything this large is not the gateway speaking.
+MAX_BODY = 1024 * 1024
+# Connection attempts that failed before anything was sent are the only ones retried.
+CONNECT_RETRIES = 2
+CONNECT_BACKOFF = 0.2
+USER_AGENT = "cec.cc_gateway"
+
+Verify = Union[bool, str]
+Cert = Union[None, str, tuple[str, str]]
+
+
+class TransportFailure(Exception):
+    """An exchange that failed; kind says how, request_sent whether the gateway may have acted on it.
+
+    kinds: url, certificate, tls, tls_setup, refused, connect_timeout, connect, proxy, read_timeout, broken,
+    too_large, not_utf8.
+    """
+
+    def __init__(self, kind: str, reason: str, request_sent: bool) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.request_sent = request_sent
+
+
+@dataclass(frozen=True)
+class Route:
+    """How requests reach one gateway: the base URL and what requests resolved for it.
+
+    proxies, verify and cert are requests' own arguments; paths in them are absolute, so the route means the
+    same in another process started from another directory (the keeper).
+    """
+
+    base_url: str
+    proxies: tuple[tuple[str, str], ...] = ()
+    verify: Verify = True
+    cert: Cert = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "proxies": dict(self.proxies),
+            "verify": self.verify,
+            "cert": list(self.cert) if isinstance(self.cert, tuple) else self.cert,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Route:
+        cert = data.get("cert")
+        return cls(
+            base_url=str(data["base_url"]),
+            proxies=tuple(sorted((str(k), str(v)) for k, v in (data.get("proxies") or {}).items())),
+            verify=data.get("verify", True),
+            cert=tuple(cert) if isinstance(cert, list) else cert,
+        )
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy requests will use for this route, if any (for messages)."""
+        scheme = urlsplit(self.base_url).scheme.lower()
+        proxies = dict(self.proxies)
+        host = urlsplit(self.base_url).hostname or ""
+        return proxies.get(f"{scheme}://{host}") or proxies.get(scheme) or proxies.get("all")
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def resolve_route(
+    gateway_url: str,
+    validate_certs: bool = True,
+    ca_path: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+) -> Route:
+    """The route to a gateway as requests resolves it from these options and the environment.
+
+    HTTPS_PROXY/HTTP_PROXY/ALL_PROXY and NO_PROXY (networks included) choose the proxy; ca_path wins over
+    REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, which win over requests' own bundle (certifi).
+    """
+    base_url = gateway_url.strip().rstrip("/")
+    verify: Verify = (_absolute(ca_path) if ca_path else True) if validate_certs else False
+    cert: Cert = None
+    if client_cert:
+        cert = (_absolute(client_cert), _absolute(client_key)) if client_key else _absolute(client_cert)
+    resolved = requests.Session().merge_environment_settings(base_url + "/", {}, None, verify, cert)
+    verify = resolved["verify"]
+    if isinstance(verify, str):
+        verify = _absolute(verify)
+    proxies = tuple(sorted((str(k), str(v)) for k, v in (resolved["proxies"] or {}).items() if v))
+    return Route(base_url, proxies, verify, resolved["cert"])
+
+
+# -- knowing whether a failed request can have been sent: urllib3 reports a TLS handshake cut short by the
+# server the same way as a connection reset after the request went out. The connection classes below note
+# in a thread-local flag when a connection is being opened; a failure while it is set happened before
+# anything of the request was sent.
+
+_STAGE = threading.local()
+
+
+def _mark_connecting(connecting: bool) -> None:
+    _STAGE.connecting = connecting
+
+
+class _NotingHTTPConnection(HTTPConnection):  # type: ignore[misc,valid-type]
+    def connect(self) -> None:
+        _mark_connecting(True)
+        super().connect()
+        _mark_connecting(False)
+
+
+class _NotingHTTPSConnection(HTTPSConnection):  # type: ignore[misc,valid-type]
+    def connect(self) -> None:
+        _mark_connecting(True)
+        super().connect()
+        _mark_connecting(False)
+
+
+class _NotingHTTPConnectionPool(HTTPConnectionPool):  # type: ignore[misc,valid-type]
+    ConnectionCls = _NotingHTTPConnection
+
+
+class _NotingHTTPSConnectionPool(HTTPSConnectionPool):  # type: ignore[misc,valid-type]
+    ConnectionCls = _NotingHTTPSConnection
+
+
+_POOL_CLASSES = {"http": _NotingHTTPConnectionPool, "https": _NotingHTTPSConnectionPool}
+
+
+class _NotingAdapter(HTTPAdapter):  # type: ignore[misc,valid-type]
+    """requests' HTTPAdapter whose pools use the connection classes above."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """The shared session keeps no cookies: they belong to one agent's session, which keeps its own."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+@dataclass
+class Answer:
+    status: int
+    reason: str
+    headers: Any  # requests' case-insensitive header dict
+    cookies: dict[str, str]
+    body: bytes = b""
+
+    def json_text(self) -> str:
+        try:
+            return self.body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise TransportFailure("not_utf8", f"the answer is not UTF-8 ({exc.reason})", True) from None
+
+
+@dataclass
+class Transport:
+    """A requests Session for one route with a pool of kept-alive connections; thread-safe for requests."""
+
+    route: Route
+    pool_size: int = 10
+    session: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        session = requests.Session()
+        session.trust_env = False  # the route was resolved from the environment already
+        session.cookies.set_policy(_NoCookies())
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session = session
+        self._mount(self.pool_size)
+        if self.route.verify is False:
+            # The user turned verification off (validate_certs: false) and the task says so once; urllib3's
+            # warning on every request would go to stderr, around Ansible's display.
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+
+    def _mount(self, pool_size: int) -> None:
+        retries = Retry(
+            total=None,
+            connect=CONNECT_RETRIES,
+            # False, not 0: urllib3 then raises a read error as it is (requests' ReadTimeout), not as
+            # "max retries exceeded".
+            read=False,
+            status=0,
+            other=0,
+            redirect=0,
+            backoff_factor=CONNECT_BACKOFF,
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
+        adapter = _NotingAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retries)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.pool_size = pool_size
+
+    def grow(self, pool_size: int) -> None:
+        if pool_size > self.pool_size:
+            self._mount(pool_size)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        cookies: dict[str, str] | None = None,
+        timeout: float | tuple[float, float] = 30.0,
+    ) -> Answer:
+        """One exchange with the gateway; raises TransportFailure. path is relative to the base URL."""
+        route = self.route
+        _mark_connecting(False)
+        try:
+            response = self.session.request(
+                method,
+                route.base_url + path,
+                headers=headers,
+                data=body,
+                cookies=cookies or None,
+                timeout=timeout,
+                proxies=dict(route.proxies),
+                verify=route.verify,
+                cert=route.cert,
+                allow_redirects=False,
+                stream=True,
+            )
+        except Exception as exc:  # classified below; anything unexpected is re-raised there
+            raise _classify(exc, route) from None
+        try:
+            return Answer(
+                status=response.status_code,
+                reason=response.reason or "",
+                headers=response.headers,
+                cookies=dict(response.cookies.items()),
+                body=_bounded_body(response),
+            )
+        except TransportFailure:
+            raise
+        except Exception as exc:
+            raise _classify(exc, route, answered=True) from None
+        finally:
+            response.close()
+
+
+def _bounded_body(response: Any) -> bytes:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise TransportFailure("too_large", f"the answer announces {int(length)} bytes", True)
+    chunks = []
+    size = 0
+    for chunk in response.iter_content(16 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TransportFailure("too_large", f"the answer is longer than {MAX_BODY} bytes", True)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """exc and what it wraps: requests and urllib3 keep the original error in args, reason and __context__."""
+    seen: list[BaseException] = []
+    pending: list[Any] = [exc]
+    while pending and len(seen) < 20:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return seen
+
+
+def _innermost(exc: BaseException) -> str:
+    causes = _causes(exc)
+    deepest = causes[-1] if causes else exc
+    text = str(deepest) or type(deepest).__name__
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+def _classify(exc: BaseException, route: Route, answered: bool = False) -> TransportFailure:
+    """What a requests exception means for the user and for the at-most-once rule."""
+    exceptions = requests.exceptions
+    causes = _causes(exc)
+    connecting = bool(getattr(_STAGE, "connecting", False)) and not answered
+    reason = _innermost(exc)
+    if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in causes):
+        return TransportFailure("certificate", reason, request_sent=False)
+    if isinstance(exc, exceptions.ProxyError):
+        return TransportFailure("proxy", reason, request_sent=False)
+    if isinstance(exc, exceptions.ConnectTimeout):
+        return TransportFailure("connect_timeout", reason, request_sent=False)
+    if isinstance(exc, exceptions.ReadTimeout) or any(
+        isinstance(cause, ReadTimeoutError) for cause in causes
+    ):
+        return TransportFailure("read_timeout", reason, request_sent=True)
+    if isinstance(exc, (exceptions.InvalidURL, exceptions.InvalidHeader, exceptions.InvalidSchema)):
+        return TransportFailure("url", reason, request_sent=False)
+    if isinstance(exc, exceptions.MissingSchema):
+        return TransportFailure("url", reason, request_sent=False)
+    if isinstance(exc, exceptions.ConnectionError) and not answered:
+        if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+            return TransportFailure("refused", reason, request_sent=False)
+        if any(isinstance(cause, NewConnectionError) for cause in causes):
+            return TransportFailure("connect", reason, request_sent=False)
+    if isinstance(exc, exceptions.SSLError) or any(isinstance(cause, ssl.SSLError) for cause in causes):
+        if connecting:
+            return TransportFailure("tls", reason, request_sent=False)
+        return TransportFailure("broken", reason, request_sent=True)
+    if isinstance(exc, (exceptions.ConnectionError, exceptions.ChunkedEncodingError)):
+        if connecting:
+            return TransportFailure("tls" if route.base_url.startswith("https") else "connect", reason, False)
+        return TransportFailure("broken", reason, request_sent=True)
+    if isinstance(exc, exceptions.ContentDecodingError):
+        return TransportFailure("broken", reason, request_sent=True)
+    if isinstance(exc, OSError) and not answered:
+        # requests checks the CA bundle and client certificate files before connecting.
+        return TransportFailure("tls_setup", reason, request_sent=False)
+    raise exc
+
+
+_TRANSPORTS: dict[Route, Transport] = {}
+_TRANSPORTS_LOCK = threading.Lock()
+
+
+def transport_for(route: Route, pool_size: int = 10) -> Transport:
+    """The process's transport for a route: loop items and batch threads of a task share its pool."""
+    with _TRANSPORTS_LOCK:
+        transport = _TRANSPORTS.get(route)
+        if transport is None:
+            transport = _TRANSPORTS[route] = Transport(route, pool_size)
+        else:
+            transport.grow(pool_size)
+    return transport

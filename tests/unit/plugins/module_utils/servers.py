@@ -1,0 +1,175 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small real servers on 127.0.0.1 for the transport's tests: scripted answers, broken handshakes, a proxy.
+
+Each accepts connections for at most 15 s and serves each in a daemon thread with a 3 s socket timeout, so a
+test that goes wrong ends by itself.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from typing import Any
+
+# Script steps besides raw answers: CLOSE and HANG act on the next request, DROP right after an answer.
+CLOSE = "read the request, close without answering"
+HANG = "read the request, never answer"
+DROP = "close the idle connection after the previous answer"
+
+
+def reply(body: bytes = b"", status: str = "200 OK", headers: tuple[str, ...] | list[str] = ()) -> bytes:
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def chunked(*parts: bytes, headers: tuple[str, ...] = ()) -> bytes:
+    head = "".join(f"{header}\r\n" for header in headers)
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
+    return f"HTTP/1.1 200 OK\r\n{head}Transfer-Encoding: chunked\r\n\r\n".encode() + chunks + b"0\r\n\r\n"
+
+
+def read_request(reader: Any) -> tuple[str, dict[str, str], bytes] | None:
+    """(request line, {name: value}, body) of the next request, or None when the client closed."""
+    line = reader.readline()
+    if not line:
+        return None
+    headers = {}
+    while (header := reader.readline()) not in (b"\r\n", b""):
+        name, _colon, value = header.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = reader.read(int(headers.get("content-length", 0)))
+    return line.decode("latin-1").rstrip("\r\n"), headers, body
+
+
+class Server:
+    """Answers requests in order from a script; counts connections and keeps what it received."""
+
+    def __init__(self, *answers: Any, tls: ssl.SSLContext | None = None) -> None:
+        self.answers = deque(answers)
+        self.tls = tls
+        self.accepted = 0
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.stopping = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stopping.set()
+        for thread in self.threads:  # the accept thread first: no thread is added after it ended
+            thread.join(5)
+        self.listener.close()
+
+    def _accept(self) -> None:
+        deadline = time.monotonic() + 15
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _address = self.listener.accept()
+            except socket.timeout:
+                continue
+            self.accepted += 1
+            thread = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(3)
+        try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            with conn.makefile("rb") as reader:
+                self.serve(conn, reader)
+        except OSError:
+            pass  # includes a TLS handshake the client gave up on
+        finally:
+            conn.close()
+
+    def serve(self, conn: socket.socket, reader: Any) -> None:
+        while (request := read_request(reader)) is not None:
+            self.requests.append(request)
+            answer = self.answers.popleft()
+            if answer is CLOSE:
+                return
+            if answer is HANG:
+                self.stopping.wait(5)
+                return
+            conn.sendall(answer)
+            if self.answers and self.answers[0] is DROP:
+                self.answers.popleft()
+                return
+
+
+class HandshakeBreaker(Server):
+    """Accepts TCP connections and closes them at once, as an overloaded gateway (or a full file table) does."""
+
+    def __init__(self, garbage: bytes = b"") -> None:
+        super().__init__()
+        self.garbage = garbage
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            if self.garbage:
+                conn.sendall(self.garbage)
+        except OSError:
+            pass
+        # An RST rather than a FIN: the client's handshake read fails with a reset.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()
+
+
+class ConnectProxy(Server):
+    """An HTTP proxy for CONNECT tunnels (or 403 Forbidden when refuse); over TLS when given a context."""
+
+    def __init__(self, refuse: bool = False, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls=tls)
+        self.refuse = refuse
+        self.tunnels: list[str] = []
+
+    def serve(self, conn: socket.socket, reader: Any) -> None:
+        request = read_request(reader)
+        if request is None:
+            return
+        self.requests.append(request)
+        method, target, _version = request[0].split(" ")
+        if method != "CONNECT" or self.refuse:
+            conn.sendall(reply(status="403 Forbidden", headers=["Connection: close"]))
+            return
+        self.tunnels.append(target)
+        host, _colon, port = target.rpartition(":")
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=3) as upstream:
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            relay(conn, upstream)
+
+
+def relay(one: socket.socket, other: socket.socket) -> None:
+    """Copy bytes both ways until a side closes or nothing moves for 3 s."""
+    while True:
+        pending = getattr(one, "pending", lambda: 0)()
+        readable = [one] if pending else select.select([one, other], [], [], 3)[0]
+        if not readable:
+            return
+        for source in readable:
+            data = source.recv(65536)
+            if not data:
+                return
+            (other if source is one else one).sendall(data)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

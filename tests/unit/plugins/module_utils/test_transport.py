@@ -1,0 +1,305 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The transport (requests) against real servers on 127.0.0.1: plain, TLS, proxies, broken peers."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _client as client_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+    ConnectionSettings,
+    GatewayClient,
+    TransportError,
+)
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import (
+    CLOSE,
+    DROP,
+    HANG,
+    ConnectProxy,
+    HandshakeBreaker,
+    Server,
+    chunked,
+    free_port,
+    reply,
+)
+
+ENVELOPE = b'{"message":"","retcode":"0","result":{"agentState":4}}'
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """No proxy or CA bundle from this machine's environment: each test sets what it means."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name in BUNDLE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    client_module._route.cache_clear()
+    transport._TRANSPORTS.clear()
+    yield
+    client_module._route.cache_clear()
+    transport._TRANSPORTS.clear()
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A CA file and server contexts: signed by it for 127.0.0.1, and by another CA."""
+    trustme = pytest.importorskip("trustme")
+    ca, stranger = trustme.CA(), trustme.CA()
+    directory = tmp_path_factory.mktemp("tls")
+    ca_path = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    stranger_path = directory / "stranger.pem"
+    stranger.cert_pem.write_to_path(str(stranger_path))
+
+    def server_context(authority):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        return context
+
+    return {
+        "ca": str(ca_path),
+        "stranger_ca": str(stranger_path),
+        "good": server_context(ca),
+        "other_ca": server_context(stranger),
+    }
+
+
+def route(url, **options):
+    return transport.resolve_route(url, **options)
+
+
+def request(url, path="/agentgateway/resource/x", timeout=2.0, pool_size=4, **options):
+    return transport.Transport(route(url, **options), pool_size).request("GET", path, {}, timeout=timeout)
+
+
+def failure(call, *args, **kwargs):
+    with pytest.raises(transport.TransportFailure) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+# -- plain HTTP
+
+
+def test_an_exchange_keeps_its_connection_and_hands_back_cookies_and_headers():
+    answer = reply(ENVELOPE, headers=["Set-GUID: JSESSIONID=g1", "Set-Cookie: NSLB=node1; Path=/"])
+    with Server(answer, reply(ENVELOPE)) as server:
+        sender = transport.Transport(route(server.url))
+        first = sender.request("PUT", "/a", {"Guid": "g0"}, b"{}", cookies={"LB": "x"})
+        second = sender.request("GET", "/b", {}, None, cookies=first.cookies)
+    assert (first.status, first.body) == (200, ENVELOPE)
+    assert first.headers["set-guid"] == "JSESSIONID=g1"
+    assert first.cookies == {"NSLB": "node1"}
+    assert server.accepted == 1
+    line, headers, body = server.requests[0]
+    assert line == "PUT /a HTTP/1.1"
+    assert (headers["guid"], headers["cookie"], body) == ("g0", "LB=x", b"{}")
+    assert headers["user-agent"] == transport.USER_AGENT
+    assert server.requests[1][1]["cookie"] == "NSLB=node1"
+
+
+def test_the_shared_session_keeps_no_cookie_of_one_agent_for_another():
+    with Server(reply(ENVELOPE, headers=["Set-Cookie: AGENT=186"]), reply(ENVELOPE)) as server:
+        sender = transport.Transport(route(server.url))
+        sender.request("GET", "/186", {})
+        sender.request("GET", "/187", {})
+    assert "cookie" not in server.requests[1][1]
+
+
+def test_a_chunked_answer_is_read_whole():
+    with Server(chunked(b'{"retcode":', b'"0"}')) as server:
+        answer = request(server.url)
+    assert answer.body == b'{"retcode":"0"}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        reply(b"x" * (transport.MAX_BODY + 1)),
+        chunked(*[b"y" * 65536] * 17),
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"z" * (transport.MAX_BODY + 10),
+    ],
+    ids=["content-length", "chunked", "until-close"],
+)
+def test_an_answer_over_one_mebibyte_is_refused(answer):
+    with Server(answer, DROP) as server:
+        problem = failure(request, server.url)
+    assert problem.kind == "too_large"
+    assert problem.request_sent is True
+
+
+def test_a_refused_connection_provably_sent_nothing():
+    problem = failure(request, f"http://127.0.0.1:{free_port()}")
+    assert (problem.kind, problem.request_sent) == ("refused", False)
+
+
+def test_no_answer_in_time_may_have_reached_the_gateway():
+    with Server(HANG) as server:
+        problem = failure(request, server.url, timeout=0.3)
+    assert (problem.kind, problem.request_sent) == ("read_timeout", True)
+    assert len(server.requests) == 1
+
+
+def test_a_connection_closed_after_the_request_may_have_reached_the_gateway():
+    with Server(CLOSE) as server:
+        problem = failure(request, server.url)
+    assert (problem.kind, problem.request_sent) == ("broken", True)
+    assert len(server.requests) == 1
+
+
+def test_a_truncated_answer_is_a_broken_connection():
+    with Server(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retcode\":", DROP) as server:
+        problem = failure(request, server.url)
+    assert (problem.kind, problem.request_sent) == ("broken", True)
+
+
+def test_a_status_line_without_a_code_is_a_broken_answer():
+    with Server(b"HTTP/1.1 \r\n\r\n", DROP) as server:
+        problem = failure(request, server.url)
+    assert (problem.kind, problem.request_sent) == ("broken", True)
+
+
+def test_an_answer_that_is_not_utf8_is_named_so():
+    with Server(reply(b'{"message":"\xff\xfe","retcode":"0"}')) as server:
+        answer = request(server.url)
+    with pytest.raises(transport.TransportFailure) as caught:
+        answer.json_text()
+    assert caught.value.kind == "not_utf8"
+
+
+# -- TLS
+
+
+def test_ca_path_verifies_the_gateway(certs):
+    with Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        answer = request(server.url, ca_path=certs["ca"])
+    assert answer.body == ENVELOPE
+
+
+def test_a_certificate_that_fails_verification_points_at_ca_path(certs):
+    with Server(reply(ENVELOPE), tls=certs["other_ca"]) as server:
+        problem = failure(request, server.url, ca_path=certs["ca"])
+    assert (problem.kind, problem.request_sent) == ("certificate", False)
+    message = client_module.describe_failure(problem, server.url, "GET x", route(server.url), 2)
+    assert "Point ca_path at the CA bundle" in message
+
+
+@pytest.mark.parametrize("garbage", [b"", b"HTTP/1.1 400 Bad Request\r\n\r\n"], ids=["reset", "not-tls"])
+def test_a_handshake_the_server_broke_is_not_a_certificate_problem(certs, garbage):
+    with HandshakeBreaker(garbage) as server:
+        url = f"https://127.0.0.1:{server.port}"
+        problem = failure(request, url, ca_path=certs["ca"])
+    assert (problem.kind, problem.request_sent) == ("tls", False)
+    message = client_module.describe_failure(problem, url, "GET x", route(url), 2)
+    assert "broken off" in message
+    assert "ca_path" not in message.split("certificates")[0]
+
+
+def test_ca_path_wins_over_requests_ca_bundle_and_the_bundle_is_used_without_it(certs, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certs["stranger_ca"])
+    with Server(reply(ENVELOPE), reply(ENVELOPE), tls=certs["good"]) as server:
+        assert request(server.url, ca_path=certs["ca"]).status == 200
+        assert route(server.url, ca_path=certs["ca"]).verify == certs["ca"]
+        problem = failure(request, server.url)  # REQUESTS_CA_BUNDLE: the stranger CA, as requests does
+        assert problem.kind == "certificate"
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", certs["ca"])
+        assert request(server.url).status == 200
+
+
+def test_a_missing_ca_bundle_is_a_setup_problem_before_anything_is_sent(certs, tmp_path):
+    with Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        problem = failure(request, server.url, ca_path=str(tmp_path / "missing.pem"))
+    assert (problem.kind, problem.request_sent) == ("tls_setup", False)
+    assert server.requests == []
+
+
+def test_relative_paths_become_absolute_in_the_route(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    resolved = route("https://gw:8043", ca_path="ca.pem", client_cert="c.pem", client_key="k.pem")
+    assert resolved.verify == str(tmp_path / "ca.pem")
+    assert resolved.cert == (str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
+    assert transport.Route.from_dict(resolved.as_dict()) == resolved
+
+
+# -- proxies
+
+
+def test_https_goes_through_the_environment_proxy(certs, monkeypatch):
+    with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        answer = request(server.url, ca_path=certs["ca"])
+    assert answer.status == 200
+    assert proxy.tunnels == [f"127.0.0.1:{server.port}"]
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.0/8", "10.0.0.0/8,127.0.0.1", "127.0.0.1"])
+def test_no_proxy_networks_and_addresses_bypass_the_proxy(certs, monkeypatch, no_proxy):
+    with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        answer = request(server.url, ca_path=certs["ca"])
+    assert answer.status == 200
+    assert proxy.tunnels == []
+
+
+def test_a_no_proxy_network_that_does_not_hold_the_gateway_keeps_the_proxy(certs, monkeypatch):
+    with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "10.0.0.0/8")
+        request(server.url, ca_path=certs["ca"])
+    assert len(proxy.tunnels) == 1
+
+
+def test_an_https_proxy_is_used(certs, monkeypatch):
+    with ConnectProxy(tls=certs["good"]) as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", f"https://127.0.0.1:{proxy.port}")
+        answer = request(server.url, ca_path=certs["ca"])
+    assert answer.status == 200
+    assert proxy.tunnels == [f"127.0.0.1:{server.port}"]
+
+
+def test_a_proxy_that_refuses_the_tunnel_is_a_proxy_problem(certs, monkeypatch):
+    with ConnectProxy(refuse=True) as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        resolved = route(server.url, ca_path=certs["ca"])
+        problem = failure(transport.Transport(resolved).request, "GET", "/x", {})
+    assert (problem.kind, problem.request_sent) == ("proxy", False)
+    assert server.requests == []
+    message = client_module.describe_failure(problem, server.url, "GET x", resolved, 2)
+    assert proxy.url in message and "NO_PROXY" in message
+
+
+def test_a_proxy_that_is_down_is_a_proxy_problem(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    problem = failure(request, "https://gateway.example:8043")
+    assert (problem.kind, problem.request_sent) == ("proxy", False)
+
+
+def test_the_route_keeps_the_proxy_of_the_environment_it_was_made_in(certs, monkeypatch):
+    """The keeper is handed a route: it must not depend on the environment it runs in."""
+    with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        resolved = transport.Route.from_dict(route(server.url, ca_path=certs["ca"]).as_dict())
+        monkeypatch.delenv("HTTPS_PROXY")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+        assert transport.Transport(resolved).request("GET", "/x", {}).status == 200
+    assert len(proxy.tunnels) == 1
+
+
+# -- the client's sentences for them
+
+
+def test_the_client_says_what_failed_and_whether_the_gateway_may_have_it(certs):
+    with HandshakeBreaker() as server:
+        settings = ConnectionSettings(gateway_url=f"https://127.0.0.1:{server.port}", ca_path=certs["ca"])
+        agent = GatewayClient(settings, 186)
+        with pytest.raises(TransportError) as caught:
+            agent.sign_in("Demo-1234", "70186")
+    assert caught.value.request_sent is False
+    assert str(caught.value).startswith(f"The TLS handshake with https://127.0.0.1:{server.port} was broken off")
