@@ -93,6 +93,7 @@ def test_an_exchange_keeps_its_connection_and_hands_back_cookies_and_headers():
         sender = transport.Transport(route(server.url))
         first = sender.request("PUT", "/a", {"Guid": "g0"}, b"{}", cookies={"LB": "x"})
         second = sender.request("GET", "/b", {}, None, cookies=first.cookies)
+    assert second.status == 200
     assert (first.status, first.body) == (200, ENVELOPE)
     assert first.headers["set-guid"] == "JSESSIONID=g1"
     assert first.cookies == {"NSLB": "node1"}
@@ -154,7 +155,7 @@ def test_a_connection_closed_after_the_request_may_have_reached_the_gateway():
 
 
 def test_a_truncated_answer_is_a_broken_connection():
-    with Server(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retcode\":", DROP) as server:
+    with Server(b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{"retcode":', DROP) as server:
         problem = failure(request, server.url)
     assert (problem.kind, problem.request_sent) == ("broken", True)
 
@@ -302,4 +303,6 @@ def test_the_client_says_what_failed_and_whether_the_gateway_may_have_it(certs):
         with pytest.raises(TransportError) as caught:
             agent.sign_in("Demo-1234", "70186")
     assert caught.value.request_sent is False
-    assert str(caught.value).startswith(f"The TLS handshake with https://127.0.0.1:{server.port} was broken off")
+    assert str(caught.value).startswith(
+        f"The TLS handshake with https://127.0.0.1:{server.port} was broken off"
+    )
