@@ -59,6 +59,7 @@ class Server:
         self.listener.settimeout(0.05)
         self.port = self.listener.getsockname()[1]
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.connections: list[socket.socket] = []
 
     @property
     def url(self) -> str:
@@ -70,7 +71,13 @@ class Server:
 
     def __exit__(self, *exc: Any) -> None:
         self.stopping.set()
-        for thread in self.threads:  # the accept thread first: no thread is added after it ended
+        self.threads[0].join(5)  # the accept thread first: no connection is added after it ended
+        for conn in self.connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for thread in self.threads[1:]:
             thread.join(5)
         self.listener.close()
 
@@ -82,6 +89,7 @@ class Server:
             except socket.timeout:
                 continue
             self.accepted += 1
+            self.connections.append(conn)
             thread = threading.Thread(target=self._handle, args=(conn,), daemon=True)
             self.threads.append(thread)
             thread.start()

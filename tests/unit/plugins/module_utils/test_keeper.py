@@ -1,0 +1,312 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The session keeper: pacing, self-healing, liveness through its lock, stopping, replacing an old one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper as keeper_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper_process as process_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+    SessionStore,
+    read_json,
+    write_file,
+)
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import Server, reply
+
+EMPTY = reply(b'{"message":"","retcode":"0"}')
+EVENT = reply(
+    b'{"message":"","retcode":"0","event":{"eventType":"AgentMediaEvent_Record","workNo":"186",'
+    b'"content":{"taskId":5086,"fileName":"Y:/a.V3"}}}',
+    headers=["Set-GUID: JSESSIONID=rotated"],
+)
+
+
+@pytest.fixture
+def store(tmp_path):
+    directory = tmp_path / "sessions"
+    store = SessionStore(str(directory))
+    store.ensure_directory()
+    return store
+
+
+def keep(store, url, agent_id, **route_options):
+    store.save(url, agent_id, {"guid": "first", "cookies": [{"name": "LB", "value": "n1"}]})
+    route = transport.resolve_route(url, **route_options)
+    store.request_keep(url, agent_id, {"route": route.as_dict(), "timeout": 2})
+
+
+@pytest.fixture
+def keeper(store):
+    running = keeper_module.Keeper(store.directory, "test", idle_exit=30, scan_interval=0.1)
+    yield running
+    running.stop()
+    for agent in running.agents.values():
+        agent.stop()
+        agent.thread.join(5)
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_empty_polls_answered_at_once_are_paced_and_an_event_is_followed_at_once(store, keeper):
+    with Server(EVENT, *[EMPTY] * 40) as server:
+        keep(store, server.url, 186)
+        keeper.reconcile()
+        started = time.monotonic()
+        wait_for(lambda: len(server.requests) >= 4)
+        elapsed = time.monotonic() - started
+        time.sleep(1.0)
+        polls = len(server.requests)
+        elapsed = time.monotonic() - started
+    # The event's answer comes first, the next poll follows at once, then one poll per 500 ms.
+    assert polls <= 2 + elapsed / keeper_module.EMPTY_POLL_PAUSE + 1
+    assert polls >= 3
+    kept = store.kept(server.url, 186)
+    assert kept["alive"] and kept["healthy"]
+    assert kept["guid"] == "rotated"
+    assert kept["recording"]["task_id"] == "5086"
+    first_request = server.requests[0][1]
+    assert (first_request["guid"], first_request["cookie"]) == ("first", "LB=n1")
+    assert server.requests[1][1]["guid"] == "rotated"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        reply(b"[]"),
+        reply(b'"text"'),
+        reply(b'{"retcode":"0","event":"x"}'),
+        reply(b"<html>proxy error</html>"),
+        reply(b"", status="502 Bad Gateway"),
+        b"HTTP/1.1 \r\n\r\n",
+        reply(b'{"message":"","retcode":"000-007"}'),
+    ],
+    ids=["array", "string", "event-string", "html", "http-502", "status-without-code", "retcode"],
+)
+def test_a_bad_answer_is_reported_and_polling_goes_on(store, keeper, bad):
+    with Server(bad, *[EMPTY] * 20) as server:
+        keep(store, server.url, 186)
+        keeper.reconcile()
+        unhealthy = wait_for(
+            lambda: (
+                (store.kept(server.url, 186) or {}).get("healthy") is False and store.kept(server.url, 186)
+            )
+        )
+        assert unhealthy["alive"] is True
+        assert unhealthy["reason"]
+        healthy = wait_for(
+            lambda: (store.kept(server.url, 186) or {}).get("healthy") and store.kept(server.url, 186)
+        )
+    assert healthy["alive"] is True
+    assert healthy["reason"] is None
+    assert len(server.requests) >= 2
+
+
+def test_a_lost_session_ends_the_agent_and_says_why(store, keeper):
+    with Server(reply(b'{"message":"not signed in","retcode":"100-006"}')) as server:
+        keep(store, server.url, 186)
+        keeper.reconcile()
+        ended = wait_for(
+            lambda: (store.kept(server.url, 186) or {}).get("alive") is False and store.kept(server.url, 186)
+        )
+    assert ended["reason"].startswith("100-006")
+    assert ended["recording"] is None
+
+
+def test_a_keep_request_that_cannot_work_stays_that_agents_problem(store, keeper, tmp_path):
+    with Server(*[EMPTY] * 20) as good, Server(*[EMPTY] * 20, tls=None) as other:
+        keep(store, good.url, 186)
+        # An https route with a CA bundle that does not exist: every poll fails before anything is sent.
+        store.save(other.url.replace("http:", "https:"), 187, {"guid": "g"})
+        broken = transport.resolve_route(
+            other.url.replace("http:", "https:"), ca_path=str(tmp_path / "no.pem")
+        )
+        store.request_keep(
+            other.url.replace("http:", "https:"), 187, {"route": broken.as_dict(), "timeout": 2}
+        )
+        # And a keep request that is not a keep request at all.
+        write_file(os.path.join(store.directory, "junk-188.keep.json"), {"agent_id": "x", "gateway_url": "y"})
+        keeper.reconcile()
+        bad = wait_for(lambda: (store.kept(other.url.replace("http:", "https:"), 187) or {}).get("reason"))
+        wait_for(lambda: len(good.requests) >= 2)
+    assert "no.pem" in bad or "CA" in bad
+    assert store.kept(good.url, 186)["healthy"] is True
+    assert "could not keep" in read_json(os.path.join(store.directory, "junk-188.kept.json"))["reason"]
+    assert other.requests == []
+
+
+def test_a_released_agent_stops_being_polled_and_its_report_goes(store, keeper):
+    with Server(*[EMPTY] * 40) as server:
+        keep(store, server.url, 186)
+        keeper.reconcile()
+        wait_for(lambda: len(server.requests) >= 2)
+        store.release(server.url, 186)
+        keeper.reconcile()
+        time.sleep(1.2)
+        count = len(server.requests)
+        time.sleep(1.2)
+        assert len(server.requests) <= count + 1
+    assert store.kept(server.url, 186) is None
+
+
+def test_the_open_file_limit_is_raised_to_the_hard_limit():
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+        message = keeper_module.raise_open_file_limit()
+        raised = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert raised > 256
+    assert "raised from 256" in message
+
+
+# -- the keeper's process, as the modules see it
+
+
+@pytest.fixture
+def process(store):
+    control = KeeperProcess(store)
+    yield control
+    status = control.status(wait_for_start=0)
+    if status.running and status.pid:
+        os.kill(status.pid, signal.SIGKILL)
+
+
+def test_a_started_keeper_is_found_by_its_lock_and_exits_when_asked_while_idle(store, process):
+    pid, note = process.ensure_running()
+    assert note is None
+    status = process.status()
+    version, _sources = process_module.keeper_sources()
+    assert (status.running, status.pid, status.version) == (True, pid, version)
+    assert not status.stale
+    assert process.ensure_running()[0] == pid  # a second task finds it
+    assert process.stop_if_idle()
+    wait_for(lambda: not process.status(wait_for_start=0).running)
+
+
+def test_a_keeper_asked_to_stop_while_an_agent_is_kept_goes_on(store, process):
+    with Server(*[EMPTY] * 40) as server:
+        keep(store, server.url, 186)
+        pid, _note = process.ensure_running()
+        wait_for(lambda: store.kept(server.url, 186))
+        assert process.stop_if_idle()
+        time.sleep(0.5)
+        assert process.status().pid == pid
+        store.release(server.url, 186)
+        assert process.stop_if_idle()
+        wait_for(lambda: not process.status(wait_for_start=0).running)
+
+
+def test_a_killed_keeper_is_seen_dead_at_once(store, process):
+    pid, _note = process.ensure_running()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not process.status(wait_for_start=0).running)
+
+
+def test_a_hung_keeper_is_stale_and_replaced(store, process, monkeypatch):
+    monkeypatch.setattr(process_module, "HEARTBEAT_STALE", 1.0)
+    pid, _note = process.ensure_running()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: process.status().stale, timeout=10)
+        new_pid, note = process.ensure_running()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert new_pid != pid
+    assert "heartbeat" in note
+
+
+def test_a_keeper_of_an_older_version_is_replaced(store, process):
+    """1.0.0's keeper held keeper.lock and wrote keeper.pid; a new task replaces it and keeps its agents."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, json, os, sys, time\n"
+            "fd = os.open(sys.argv[1] + '/keeper.lock', os.O_RDWR | os.O_CREAT, 0o600)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "json.dump({'pid': os.getpid()}, open(sys.argv[1] + '/keeper.pid', 'w'))\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(30)\n",
+            store.directory,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert process.status().version == "1.0.0"
+        pid, note = process.ensure_running()
+        assert holder.wait(10) == -signal.SIGTERM
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert pid != holder.pid
+    assert "another collection version (1.0.0)" in note
+    assert not os.path.exists(os.path.join(store.directory, "keeper.pid"))
+
+
+def test_probes_never_make_a_keeper_look_alive(store, process):
+    """Many tasks probing at once (a shared lock each) never see a keeper where none runs."""
+    seen = []
+
+    def probe():
+        for _ in range(200):
+            seen.append(process.status(wait_for_start=0).running)
+
+    with open(os.path.join(store.directory, "keeper.lock"), "w"):
+        pass
+    threads = [threading.Thread(target=probe) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not any(seen)
+
+
+def test_the_keeper_refuses_a_store_open_to_others(store, tmp_path):
+    os.chmod(store.directory, 0o755)
+    assert keeper_module.main(["--store", store.directory, "--idle-exit", "0.1"]) == 2
+
+
+def test_files_are_replaced_atomically_so_readers_never_miss_them(tmp_path):
+    path = str(tmp_path / "kept.json")
+    write_file(path, {"n": 0})
+    stop = threading.Event()
+    missing = []
+
+    def read():
+        while not stop.is_set():
+            if read_json(path) is None:
+                missing.append(1)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for count in range(2000):
+        write_file(path, {"n": count})
+    stop.set()
+    reader.join()
+    assert missing == []
+    assert json.load(open(path)) == {"n": 1999}
+    assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []
