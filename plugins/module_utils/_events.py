@@ -58,5 +58,7 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
         "events": events,
         "session_alive": bool(kept.get("alive")),
         "session_end_reason": None if kept.get("alive") else kept.get("reason"),
+        # Alive but the keeper's last polls failed: the gateway signs the agent out after 2 minutes of that.
+        "session_problem": kept.get("reason") if kept.get("alive") and kept.get("healthy") is False else None,
         "recording": kept.get("recording"),
     }

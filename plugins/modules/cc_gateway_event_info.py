@@ -135,6 +135,16 @@ session_end_reason:
   returned: success
   type: str
   sample: "AgentOther_ShutdownService: the agent was signed out"
+session_problem:
+  description:
+    - While the session is alive, what went wrong with the keeper's last polls of the agent (for example a
+      proxy that refuses the connection, or a gateway answering garbage); null when its polls succeed.
+    - The keeper goes on polling, backing off to one poll every 10 seconds; the gateway signs the agent out
+      after 2 minutes without a successful poll.
+  returned: success
+  type: str
+  version_added: 1.1.0
+  sample: "The proxy http://proxy.example.com:3128 failed or refused the connection to https://10.1.1.5:8043 ..."
 recording:
   description: The recording the events show running (task id, file name), or null.
   returned: success
