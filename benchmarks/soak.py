@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -74,19 +76,27 @@ def playbook(work: Path, step: str, module: str, option: str, variables: dict) -
             ["ansible-playbook", str(path), "-e", f"@{work / 'vars.json'}"], env=env, stdout=log, stderr=log
         )
     if done.returncode != 0:
-        raise SystemExit(f"{step} failed; see {work / 'ansible.log'}")
+        text = (work / "ansible.log").read_text(errors="replace")
+        failed = sorted(set(re.findall(r'"msg": "(agent [^"]{0,300})', text)))[:5] or [text[-2000:]]
+        raise SystemExit(f"{step} failed:\n" + "\n".join(failed))
     return time.perf_counter() - started
 
 
 def keeper_rss_mb(sessions: Path) -> float | None:
+    """The keeper's resident memory, from ps (Linux and macOS)."""
     try:
-        pid = json.loads((sessions / "keeper.pid").read_text())["pid"]
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, KeyError):
+        pid = json.loads((sessions / "keeper.json").read_text())["pid"]
+        rss = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, check=True)
+        return int(rss.stdout.strip()) / 1024
+    except (OSError, ValueError, KeyError, subprocess.CalledProcessError):
         return None
-    return None
+
+
+def limit_open_files(soft: int) -> str:
+    """Run the soak (and everything it starts) under the common soft limit; each process may raise its own."""
+    current, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, hard), hard))
+    return f"open-file soft limit {min(soft, hard)} (was {current}, hard {hard})"
 
 
 def main() -> int:
@@ -98,11 +108,16 @@ def main() -> int:
     parser.add_argument("--simulated-minutes", type=float, default=10.0)
     parser.add_argument("--speedup", type=float, default=20.0)
     parser.add_argument("--max-rounds", type=int, default=50)
+    parser.add_argument("--nofile", type=int, default=1024, help="open-file soft limit to run under")
+    parser.add_argument("--max-keeper-mb", type=float, default=200.0)
+    parser.add_argument("--work", help="where the work directory is made (default: the system's temp)")
+    parser.add_argument("--keep-log", help="copy the keeper's log here at the end")
     args = parser.parse_args()
+    print(limit_open_files(args.nofile))
     duration = args.simulated_minutes * 60 / args.speedup
     ids = list(range(args.first_agent, args.first_agent + args.agents))
 
-    with tempfile.TemporaryDirectory(prefix="cc-gateway-soak-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="cc-gateway-soak-", dir=args.work) as tmp:
         work = Path(tmp)
         sessions = work / "sessions"
         os.environ["CC_GATEWAY_SESSION_DIR"] = str(sessions)
@@ -165,13 +180,17 @@ def main() -> int:
                 failures.append(f"agents without one recording per round: {uneven[:10]}")
             if rounds == 0:
                 failures.append("no round ran")
+            if rss is None or rss > args.max_keeper_mb:
+                failures.append(f"keeper RSS {rss} MB, more than {args.max_keeper_mb:g} MB (or unknown)")
         finally:
+            if args.keep_log and (sessions / "keeper.log").exists():
+                Path(args.keep_log).write_bytes((sessions / "keeper.log").read_bytes())
             try:
                 playbook(work, "sign out", "cc_gateway_session", "state: absent", variables)
             finally:
                 process.terminate()
                 process.wait(timeout=10)
-        if (sessions / "keeper.pid").exists():
+        if (sessions / "keeper.json").exists():
             failures.append("the session keeper is still running after every agent signed out")
     for failure in failures:
         print(f"FAILED: {failure}")

@@ -305,7 +305,6 @@ class GatewayClient:
 
     def start_recording(self, body: dict[str, Any]) -> str:
         """PUT recordplay/{agentid}/record; return the recording task id as a string."""
-        schemas.check(body, schemas.RECORD_REQUEST, prefix="request.")
         envelope = self.call("PUT", f"recordplay/{self.agent_id}/record", "start_recording", body)
         task_id = self._checked(envelope, schemas.RECORD_RESPONSE, "start_recording")["result"]["taskId"]
         if not isinstance(task_id, (str, int)):

@@ -71,6 +71,7 @@ LOG_REPEAT = 60.0
 MAX_EVENTS = 500
 MAX_ENDED_TASKS = 200
 THREAD_STACK = 512 * 1024
+POOL_SIZE = 4096
 # Events that end what they are about: the recording, or the whole session.
 RECORD_STARTED = "AgentMediaEvent_Record"
 RECORD_FAILED = "AgentMediaEvent_Record_Fail"
@@ -286,7 +287,7 @@ class Keeper:
         self.wake = threading.Event()
         self.agents: dict[str, KeptAgent] = {}
         self.parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
-        self.pool_size = 16
+        self.pool_size = POOL_SIZE
         self.started_at = now_ms()
         self.beat_at = 0.0
 
@@ -326,7 +327,9 @@ class Keeper:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stem + KEPT_SUFFIX)
                 log(f"released agent {agent.agent_id}")
-        # One pool for all agents of a route: each agent's poll holds a connection.
+        # One pool for all agents of a route: each agent's poll holds a connection. A larger pool made later
+        # would drop every kept-alive connection of the old one, so it is made large at once (room for a
+        # connection is a free slot in a queue until it is used).
         while self.pool_size < len(wanted) + 8:
             self.pool_size *= 2
         for stem, request in wanted.items():

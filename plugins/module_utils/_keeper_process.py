@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import inspect
 import os
@@ -67,6 +68,7 @@ def _source(name: str) -> bytes:
         return data
 
 
+@functools.lru_cache(maxsize=1)
 def keeper_sources() -> tuple[str, dict[str, bytes]]:
     """The keeper's version (a digest of its sources) and the sources by module name."""
     sources = {name: _source(name) for name in KEEPER_MODULES}
@@ -147,6 +149,9 @@ class KeeperProcess:
     def ensure_running(self, wait: float = 10.0) -> tuple[int, str | None]:
         """Start the keeper unless a current one runs; replace a stale or older one. Returns (pid, note)."""
         version, sources = keeper_sources()
+        status = self.status()
+        if status.running and status.version == version and not status.stale and status.pid:
+            return status.pid, None  # the common case, without queueing on the start lock
         with self._start_lock():
             status = self.status()
             note = None

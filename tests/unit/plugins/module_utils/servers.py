@@ -8,6 +8,7 @@ test that goes wrong ends by itself.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import ssl
@@ -73,10 +74,8 @@ class Server:
         self.stopping.set()
         self.threads[0].join(5)  # the accept thread first: no connection is added after it ended
         for conn in self.connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for thread in self.threads[1:]:
             thread.join(5)
         self.listener.close()

@@ -15,6 +15,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     TransportError,
     guid_from_header,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
 
 GUID = "279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0"
@@ -140,9 +141,22 @@ def test_no_answer_in_time_may_have_reached_the_gateway():
     assert "within timeout=0.3 s" in str(caught.value)
 
 
-def test_an_invalid_body_is_refused_before_sending(server):
-    client = client_for(server)
-    client.guid = GUID
-    with pytest.raises(ValueError, match=r"request\.mediaType: 6 is not one of"):
-        client.start_recording({"mediaType": 6})
+def test_an_invalid_body_is_refused_before_sending(server, tmp_path):
+    params = {
+        "gateway_url": server.url,
+        "validate_certs": True,
+        "timeout": 5.0,
+        "session_dir": str(tmp_path),
+        "agent_id": 186,
+        "guid": GUID,
+        "state": "started",
+        "media_type": 6,
+        "record_mode": "overwrite",
+        "record_format": "default",
+        "wait": False,
+        "wait_timeout": 30.0,
+    }
+    result = RecordTask(params, check_mode=False, diff=False).run()
+    assert result["failed"]
+    assert "media_type: 6 is not one of the allowed values (5)" in result["msg"]
     assert server.received == []

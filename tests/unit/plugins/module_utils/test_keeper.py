@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -308,5 +307,5 @@ def test_files_are_replaced_atomically_so_readers_never_miss_them(tmp_path):
     stop.set()
     reader.join()
     assert missing == []
-    assert json.load(open(path)) == {"n": 1999}
+    assert read_json(path) == {"n": 1999}
     assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []

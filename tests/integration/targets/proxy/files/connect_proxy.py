@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A CONNECT proxy on 127.0.0.1 for the proxy test: one line per tunnel in the log, port in the port file.
 
-  python connect_proxy.py PORT_FILE LOG_FILE    (SIGTERM stops it; it also stops by itself after 10 minutes)
+python connect_proxy.py PORT_FILE LOG_FILE    (SIGTERM stops it; it also stops by itself after 10 minutes)
 """
 
 from __future__ import annotations
@@ -35,7 +35,13 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, log:
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-    except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+    except (
+        OSError,
+        ValueError,
+        asyncio.TimeoutError,
+        asyncio.IncompleteReadError,
+        asyncio.LimitOverrunError,
+    ):
         pass
     finally:
         with contextlib.suppress(OSError):
