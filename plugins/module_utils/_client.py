@@ -184,14 +184,20 @@ class GatewayClient:
     """One agent's conversation with one gateway: keeps the current GUID and the cookies."""
 
     def __init__(
-        self, settings: ConnectionSettings, agent_id: int, pool_size: int = 10, route: Route | None = None
+        self,
+        settings: ConnectionSettings,
+        agent_id: int,
+        pool_size: int = 10,
+        route: Route | None = None,
+        sync: bool = True,
     ) -> None:
+        """sync=False for the keeper, which polls through its AsyncTransport (poll_event_async) only."""
         self.settings = settings
         self.agent_id = agent_id
         self.guid: str | None = None
         self.cookies: dict[str, str] = {}
         self.route = route or settings.route()
-        self.transport = transport.transport_for(self.route, pool_size)
+        self.transport = transport.transport_for(self.route, pool_size) if sync else None
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node
 
@@ -208,12 +214,26 @@ class GatewayClient:
     def _describe_target(self, method: str, path: str) -> str:
         return f"{method} {self.settings.gateway_url.strip().rstrip('/')}{API_ROOT}{path}"
 
-    def _send(
-        self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool, hold: float = 0.0
-    ) -> transport.Answer:
+    def _headers(self, authenticated: bool) -> dict[str, str]:
         headers = {"Content-Type": JSON_CONTENT_TYPE}
         if authenticated:
             headers["Guid"] = self.guid or ""
+        return headers
+
+    def _failure(self, exc: TransportFailure, method: str, path: str) -> TransportError:
+        message = describe_failure(
+            exc,
+            self.settings.gateway_url,
+            self._describe_target(method, path),
+            self.route,
+            self.settings.timeout,
+        )
+        return TransportError(message, exc.request_sent)
+
+    def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool, hold: float = 0.0
+    ) -> transport.Answer:
+        headers = self._headers(authenticated)
         timeout = self.settings.timeout
         try:
             return self.transport.request(
@@ -225,10 +245,7 @@ class GatewayClient:
                 timeout=(timeout, timeout + hold),
             )
         except TransportFailure as exc:
-            message = describe_failure(
-                exc, self.settings.gateway_url, self._describe_target(method, path), self.route, timeout
-            )
-            raise TransportError(message, exc.request_sent) from None
+            raise self._failure(exc, method, path) from None
 
     def call(
         self,
@@ -241,6 +258,10 @@ class GatewayClient:
     ) -> dict[str, Any]:
         """Send one request; return the parsed envelope of a retcode-0 answer, raise GatewayError otherwise."""
         answer = self._send(method, path, body, authenticated, hold)
+        return self._envelope(answer, method, path, operation)
+
+    def _envelope(self, answer: transport.Answer, method: str, path: str, operation: str) -> dict[str, Any]:
+        """What an answer means: the envelope of a retcode-0 answer; GUID and cookies taken from any answer."""
         target = self._describe_target(method, path)
         self.cookies.update(answer.cookies)
         set_guid = answer.headers.get("Set-GUID")
@@ -327,6 +348,25 @@ class GatewayClient:
     def poll_event(self) -> dict[str, Any] | None:
         """One event poll: the gateway answers at once with an event, or after holding about 10 s with none."""
         envelope = self.call("GET", f"agentevent/{self.agent_id}", "poll_events", hold=EVENT_POLL_HOLD)
+        return self._event_of(envelope)
+
+    async def poll_event_async(self, keeper_transport: transport.AsyncTransport) -> dict[str, Any] | None:
+        """poll_event through the keeper's asynchronous transport."""
+        path = f"agentevent/{self.agent_id}"
+        timeout = self.settings.timeout
+        try:
+            answer = await keeper_transport.request(
+                "GET",
+                API_ROOT + path,
+                self._headers(authenticated=True),
+                cookies=self.cookies,
+                timeout=(timeout, timeout + EVENT_POLL_HOLD),
+            )
+        except TransportFailure as exc:
+            raise self._failure(exc, "GET", path) from None
+        return self._event_of(self._envelope(answer, "GET", path, "poll_events"))
+
+    def _event_of(self, envelope: dict[str, Any]) -> dict[str, Any] | None:
         event = self._checked(envelope, schemas.EVENT_RESPONSE, "poll_events").get("event")
         if event is None:
             return None

@@ -3,9 +3,10 @@
 """The session keeper: one background process that keeps many agents' gateway sessions alive.
 
 A gateway signs an agent out when nobody polls its events for 2 minutes, and in dynamic authentication
-hands out a new GUID on the event poll every minute. The keeper polls every kept agent's events (a thread
-per agent, through the collection's transport with one pooled requests Session per route), follows the
-GUID, and writes what it learns next to the session store's files, which the modules read.
+hands out a new GUID on the event poll every minute. The keeper polls every kept agent's events (an asyncio
+task per agent, through the collection's transport: its AsyncTransport, one per route, on the route the
+task that kept the agent resolved), follows the GUID, and writes what it learns next to the session
+store's files, which the modules read.
 
 Pacing follows Huawei's own clients: after an empty poll it waits 500 ms, after an event it polls again at
 once, after a failure it backs off (at most 10 s, well inside the 2-minute heartbeat). Against a gateway that
@@ -26,9 +27,11 @@ keeper.stop (a module's request to exit when idle) and keeper.log.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import resource
 import signal
@@ -60,7 +63,11 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
     read_json,
     write_file,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import Route
+from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import (
+    AsyncTransport,
+    Route,
+    aiohttp_missing,
+)
 
 EMPTY_POLL_PAUSE = 0.5
 FIRST_BACKOFF = 0.5
@@ -70,8 +77,7 @@ HEARTBEAT_INTERVAL = 2.0
 LOG_REPEAT = 60.0
 MAX_EVENTS = 500
 MAX_ENDED_TASKS = 200
-THREAD_STACK = 512 * 1024
-POOL_SIZE = 4096
+TLS_READ_BUFFER = 16 * 1024
 # Events that end what they are about: the recording, or the whole session.
 RECORD_STARTED = "AgentMediaEvent_Record"
 RECORD_FAILED = "AgentMediaEvent_Record_Fail"
@@ -95,8 +101,49 @@ def route_of(request: dict[str, Any]) -> Route:
     return Route(str(request["gateway_url"]).strip().rstrip("/"), (), verify, cert)
 
 
+class ReportWriter:
+    """Writes the agents' reports in a thread of its own: replacing a file costs a millisecond of I/O, which
+    would stall every poll of the event loop (a thousand agents' GUIDs rotate every minute). Only the newest
+    report of an agent is written; one whose keep request is gone is not written at all."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str] = {}
+        self.ready = threading.Condition()
+        self.running = True
+        self.thread = threading.Thread(target=self._run, name="report-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, stem: str, report: str) -> None:
+        with self.ready:
+            self.pending[stem] = report
+            self.ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.ready:
+                while not self.pending and self.running:
+                    self.ready.wait()
+                if not self.pending:
+                    return
+                stem = next(iter(self.pending))
+                report = self.pending.pop(stem)
+            if not os.path.exists(stem + KEEP_SUFFIX):
+                continue  # released meanwhile: the modules removed its files, which must not come back
+            try:
+                write_file(stem + KEPT_SUFFIX, report, text=True)
+            except OSError as exc:
+                log(f"cannot write {stem + KEPT_SUFFIX}: {exc}")
+
+    def close(self) -> None:
+        """Write what is pending, then end the thread."""
+        with self.ready:
+            self.running = False
+            self.ready.notify()
+        self.thread.join(30)
+
+
 class KeptAgent:
-    """Polls one agent's events in a thread of its own for as long as its keep request stands."""
+    """Polls one agent's events in an asyncio task of its own for as long as its keep request stands."""
 
     def __init__(self, keeper: Keeper, stem: str, request: dict[str, Any]) -> None:
         self.keeper = keeper
@@ -104,7 +151,7 @@ class KeptAgent:
         self.request = request
         self.generation = request.get("generation")
         self.agent_id = int(request["agent_id"])
-        self.stopping = threading.Event()
+        self.stopping = False
         session = read_json(stem + ".json") or {}
         previous = read_json(stem + KEPT_SUFFIX) or {}
         same_session = previous.get("generation") == self.generation and previous.get("alive")
@@ -128,18 +175,15 @@ class KeptAgent:
         self.cookies = session.get("cookies", [])
         self.saved_at = 0.0
         self.logged_at = 0.0
-        self.thread = threading.Thread(target=self.run, name=f"agent-{self.agent_id}", daemon=True)
+        self.task: asyncio.Task[None] | None = None
 
     # -- what the modules read
 
     def save(self) -> None:
-        if self.stopping.is_set() or not os.path.exists(self.stem + KEEP_SUFFIX):
+        if self.stopping or not os.path.exists(self.stem + KEEP_SUFFIX):
             return  # released or superseded: the modules own the agent's files now
         self.state["updated_at"] = now_ms()
-        try:
-            write_file(self.stem + KEPT_SUFFIX, self.state)
-        except OSError as exc:
-            self.note(f"cannot write {self.stem + KEPT_SUFFIX}: {exc}")
+        self.keeper.writer.put(self.stem, json.dumps(self.state))
         self.saved_at = time.monotonic()
 
     def end(self, reason: str) -> None:
@@ -177,7 +221,7 @@ class KeptAgent:
         settings = ConnectionSettings(
             gateway_url=str(self.request["gateway_url"]), timeout=float(self.request.get("timeout") or 30)
         )
-        client = GatewayClient(settings, self.agent_id, self.keeper.pool_size, route=route_of(self.request))
+        client = GatewayClient(settings, self.agent_id, route=route_of(self.request), sync=False)
         client.guid = self.state["guid"]
         client.import_cookies(self.cookies)
         return client
@@ -224,17 +268,20 @@ class KeptAgent:
         # Back off, but poll again well inside the gateway's 2-minute heartbeat limit.
         return min(FIRST_BACKOFF * 2 ** (state["failures"] - 1), MAX_BACKOFF)
 
-    def run(self) -> None:
+    async def run(self) -> None:
         try:
             client = self._client()
+            transport = self.keeper.transport(client.route)
         except Exception as exc:  # a keep request this keeper cannot use: say so in its file only
             self.end(f"the keep request cannot be used: {type(exc).__name__}: {exc}")
             return
         self.save()
         try:
-            while not self.stopping.is_set() and self.keeper.running:
+            while not self.stopping and self.keeper.running:
                 try:
-                    pause = self.polled(client, client.poll_event())
+                    pause = self.polled(client, await client.poll_event_async(transport))
+                except asyncio.CancelledError:
+                    raise
                 except RetcodeError as exc:
                     if exc.retcode in SESSION_LOST:
                         self.end(f"{exc.retcode}: the gateway no longer knows this session")
@@ -245,16 +292,18 @@ class KeptAgent:
                 if pause is None:
                     return
                 if pause:
-                    self.stopping.wait(pause)
+                    await asyncio.sleep(pause)
         finally:
-            if self.keeper.running and not self.stopping.is_set() and self.state["alive"]:
+            if self.keeper.running and not self.stopping and self.state["alive"]:
                 self.end("the keeper stopped following this agent unexpectedly; see keeper.log")
 
     def start(self) -> None:
-        self.thread.start()
+        self.task = asyncio.ensure_future(self.run())
 
     def stop(self) -> None:
-        self.stopping.set()
+        self.stopping = True
+        if self.task is not None:
+            self.task.cancel()
 
 
 def open_file_limit() -> int:
@@ -284,12 +333,19 @@ class Keeper:
         self.idle_exit = idle_exit
         self.scan_interval = scan_interval
         self.running = True
-        self.wake = threading.Event()
+        self.wake = asyncio.Event()
         self.agents: dict[str, KeptAgent] = {}
         self.parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
-        self.pool_size = POOL_SIZE
+        self.transports: dict[Route, AsyncTransport] = {}
+        self.writer = ReportWriter()
         self.started_at = now_ms()
         self.beat_at = 0.0
+
+    def transport(self, route: Route) -> AsyncTransport:
+        """One transport (one aiohttp session, its connections kept alive) per route for all agents."""
+        if route not in self.transports:
+            self.transports[route] = AsyncTransport(route)
+        return self.transports[route]
 
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
@@ -327,11 +383,6 @@ class Keeper:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stem + KEPT_SUFFIX)
                 log(f"released agent {agent.agent_id}")
-        # One pool for all agents of a route: each agent's poll holds a connection. A larger pool made later
-        # would drop every kept-alive connection of the old one, so it is made large at once (room for a
-        # connection is a free slot in a queue until it is used).
-        while self.pool_size < len(wanted) + 8:
-            self.pool_size *= 2
         for stem, request in wanted.items():
             if stem in self.agents:
                 continue
@@ -385,7 +436,7 @@ class Keeper:
             return None
         return fd
 
-    def run(self) -> None:
+    async def run(self) -> None:
         idle_since = time.monotonic()
         while self.running:
             # The stop request is read before the keep requests, so that a keep request written before it
@@ -410,14 +461,27 @@ class Keeper:
                     fcntl.flock(lock, fcntl.LOCK_UN)
                     os.close(lock)
             self.heartbeat()
-            self.wake.wait(self.scan_interval)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.scan_interval)
         self.running = False
         for agent in self.agents.values():
             agent.stop()
+        await asyncio.gather(*(a.task for a in self.agents.values() if a.task), return_exceptions=True)
+        for transport in self.transports.values():
+            await transport.close()
+        self.writer.close()
 
-    def stop(self, *_args: Any) -> None:
+    def stop(self) -> None:
         self.running = False
         self.wake.set()
+
+
+def smaller_tls_buffers() -> None:
+    """asyncio gives every TLS connection a 256 KiB read buffer, zero-filled, so resident: 250 MB for a
+    thousand held polls. A poll answer is a few hundred bytes; 16 KiB is one TLS record."""
+    protocol = getattr(getattr(asyncio, "sslproto", None), "SSLProtocol", None)
+    if protocol is not None and getattr(protocol, "max_size", 0) > TLS_READ_BUFFER:
+        protocol.max_size = TLS_READ_BUFFER
 
 
 def take_lock(path: str, wait: float) -> int | None:
@@ -433,6 +497,17 @@ def take_lock(path: str, wait: float) -> int | None:
                 os.close(fd)
                 return None
             time.sleep(0.02)
+
+
+async def serve(directory: str, args: argparse.Namespace) -> None:
+    keeper = Keeper(directory, args.version, args.idle_exit, args.scan_interval)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, keeper.stop)
+    keeper.heartbeat(force=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(directory, LEGACY_PID_FILE))
+    await keeper.run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,18 +526,16 @@ def main(argv: list[str] | None = None) -> int:
     lock = take_lock(os.path.join(directory, LOCK_FILE), wait=3.0)
     if lock is None:
         return 0  # another keeper serves this store
-    keeper = Keeper(directory, args.version, args.idle_exit, args.scan_interval)
-    signal.signal(signal.SIGTERM, keeper.stop)
-    signal.signal(signal.SIGINT, keeper.stop)
-    keeper.heartbeat(force=True)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(directory, LEGACY_PID_FILE))
-    threading.stack_size(THREAD_STACK)
+    missing = aiohttp_missing()  # imported now, not when the first agent waits for its poll
+    if missing:
+        log(f"session keeper refuses to start: it needs aiohttp ({missing})")
+        return 2
+    smaller_tls_buffers()
     log(
         f"session keeper {os.getpid()} (version {args.version}) serving {directory}; {raise_open_file_limit()}"
     )
     try:
-        keeper.run()
+        asyncio.run(serve(directory, args))
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(directory, STATUS_FILE))

@@ -218,8 +218,10 @@ class KeeperProcess:
 
     def _spawn(self, version: str, sources: dict[str, bytes], wait: float) -> int:
         root = self._install(version, sources)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.store.path(STOP_FILE))
+        # What a dead keeper left must not pass for the new one's status.
+        for leftover in (STOP_FILE, STATUS_FILE, LEGACY_PID_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.store.path(leftover))
         environment = {
             key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
         }

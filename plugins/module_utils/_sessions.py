@@ -10,7 +10,10 @@ from typing import Any
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStoreError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask, TaskRequest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import aiohttp_missing
 
 # Answers to a sign-out that mean the agent is signed out already.
 ALREADY_SIGNED_OUT = frozenset({"100-006", "000-003", "100-008"})
@@ -145,3 +148,20 @@ class SessionTask(AgentTask):
 
     def validate(self, request: Any) -> None:
         schemas.check({"agent_id": request.agent_id}, schemas.AGENT_ARGUMENTS)
+
+    def prepare(self) -> list[str]:
+        """With keepalive, the keeper runs before the first sign-in: a gateway's heartbeat limit counts from
+        the sign-in, so an agent must not wait for the keeper to start."""
+        if not self.params.get("keepalive") or self.params.get("state") != "present" or self.check_mode:
+            return []
+        missing = aiohttp_missing()
+        if missing:
+            return [
+                "keepalive: the session keeper needs the Python library aiohttp on the host that runs the "
+                f"task ({missing}); install it there (pip install -r requirements.txt of cec.cc_gateway)"
+            ]
+        try:
+            KeeperProcess(self.store).ensure_running()
+        except (SessionStoreError, OSError) as exc:
+            return [f"keepalive: the session keeper cannot start: {exc}"]
+        return []

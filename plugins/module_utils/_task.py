@@ -83,6 +83,10 @@ class AgentTask:
     def validate(self, request: Any) -> None:
         """Raise SchemaViolation for a request that must not be sent."""
 
+    def prepare(self) -> list[str]:
+        """What must be in place before the first agent is worked on; the errors that keep it from being."""
+        return []
+
     def requests(self) -> list[Any]:
         """The task's agents as requests; a batch entry's own values win over the task's."""
         params = self.params
@@ -151,7 +155,7 @@ class AgentTask:
     def run(self) -> dict[str, Any]:
         batch = bool(self.params.get("agents"))
         requests = self.requests()
-        errors = self.validation_errors(requests, batch)
+        errors = self.validation_errors(requests, batch) or self.prepare()
         if errors:
             return {"failed": True, "changed": False, "msg": "; ".join(errors)}
         if not batch:

@@ -23,6 +23,13 @@ work=$(mktemp -d)
 forcer=
 sim() { curl --silent --show-error --fail --cacert "$GATEWAY_CA" "$@"; }
 cleanup() {
+  status=$?
+  if [ "$status" != 0 ]; then
+    # What the keepers saw, for a failure that is theirs.
+    for log in "$work"/sessions/*/keeper.log; do
+      [ -f "$log" ] && { echo "== $log"; grep -v -e 'released agent' "$log" | tail -80; }
+    done
+  fi
   if [ -n "$forcer" ]; then kill "$forcer" 2>/dev/null || true; fi
   sim -X POST "$GATEWAY_URL/_sim/reset" >/dev/null || true
   rm -rf "$work"

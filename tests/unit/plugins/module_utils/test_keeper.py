@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -47,12 +48,15 @@ def keep(store, url, agent_id, **route_options):
 
 @pytest.fixture
 def keeper(store):
+    """A keeper serving the store in this process, its event loop in a thread of its own."""
     running = keeper_module.Keeper(store.directory, "test", idle_exit=30, scan_interval=0.1)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(running.run(),), daemon=True)
+    thread.start()
     yield running
-    running.stop()
-    for agent in running.agents.values():
-        agent.stop()
-        agent.thread.join(5)
+    loop.call_soon_threadsafe(running.stop)
+    thread.join(10)
+    loop.close()
 
 
 def wait_for(condition, timeout=10.0):
@@ -68,7 +72,6 @@ def wait_for(condition, timeout=10.0):
 def test_empty_polls_answered_at_once_are_paced_and_an_event_is_followed_at_once(store, keeper):
     with Server(EVENT, *[EMPTY] * 40) as server:
         keep(store, server.url, 186)
-        keeper.reconcile()
         started = time.monotonic()
         wait_for(lambda: len(server.requests) >= 4)
         elapsed = time.monotonic() - started
@@ -103,7 +106,6 @@ def test_empty_polls_answered_at_once_are_paced_and_an_event_is_followed_at_once
 def test_a_bad_answer_is_reported_and_polling_goes_on(store, keeper, bad):
     with Server(bad, *[EMPTY] * 20) as server:
         keep(store, server.url, 186)
-        keeper.reconcile()
         unhealthy = wait_for(
             lambda: (
                 (store.kept(server.url, 186) or {}).get("healthy") is False and store.kept(server.url, 186)
@@ -122,7 +124,6 @@ def test_a_bad_answer_is_reported_and_polling_goes_on(store, keeper, bad):
 def test_a_lost_session_ends_the_agent_and_says_why(store, keeper):
     with Server(reply(b'{"message":"not signed in","retcode":"100-006"}')) as server:
         keep(store, server.url, 186)
-        keeper.reconcile()
         ended = wait_for(
             lambda: (store.kept(server.url, 186) or {}).get("alive") is False and store.kept(server.url, 186)
         )
@@ -143,7 +144,6 @@ def test_a_keep_request_that_cannot_work_stays_that_agents_problem(store, keeper
         )
         # And a keep request that is not a keep request at all.
         write_file(os.path.join(store.directory, "junk-188.keep.json"), {"agent_id": "x", "gateway_url": "y"})
-        keeper.reconcile()
         bad = wait_for(lambda: (store.kept(other.url.replace("http:", "https:"), 187) or {}).get("reason"))
         wait_for(lambda: len(good.requests) >= 2)
     assert "no.pem" in bad or "CA" in bad
@@ -155,10 +155,8 @@ def test_a_keep_request_that_cannot_work_stays_that_agents_problem(store, keeper
 def test_a_released_agent_stops_being_polled_and_its_report_goes(store, keeper):
     with Server(*[EMPTY] * 40) as server:
         keep(store, server.url, 186)
-        keeper.reconcile()
         wait_for(lambda: len(server.requests) >= 2)
         store.release(server.url, 186)
-        keeper.reconcile()
         time.sleep(1.2)
         count = len(server.requests)
         time.sleep(1.2)
