@@ -77,7 +77,9 @@ def playbook(work: Path, step: str, module: str, option: str, variables: dict) -
         )
     if done.returncode != 0:
         text = (work / "ansible.log").read_text(errors="replace")
-        failed = re.findall(r'"agent_id": (\d+), "changed": false, "failed": true, "msg": "([^"]{0,200})', text)
+        failed = re.findall(
+            r'"agent_id": (\d+), "changed": false, "failed": true, "msg": "([^"]{0,200})', text
+        )
         failed = [f"agent {agent}: {message}" for agent, message in failed[:5]] or [text[-2000:]]
         raise SystemExit(f"{step} failed:\n" + "\n".join(failed))
     return time.perf_counter() - started
