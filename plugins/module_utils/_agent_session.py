@@ -24,6 +24,8 @@ FRESH_GUID_WAIT = 3.0
 
 def keeper_gone(store: SessionStore, keeper: KeeperProcess) -> str | None:
     """Why the store's keeper cannot be counted on, or None when it runs and beats."""
+    if keeper.replaced_because:
+        return keeper.replaced_because  # this task started a new one; its agents still need handing over
     status = keeper.status()
     if not status.running:
         return "it is not running any more (it was stopped or crashed)"
@@ -40,7 +42,12 @@ class AgentSession:
     """
 
     def __init__(
-        self, client: GatewayClient, store: SessionStore, gateway_url: str, check_mode: bool
+        self,
+        client: GatewayClient,
+        store: SessionStore,
+        gateway_url: str,
+        check_mode: bool,
+        keeper: KeeperProcess | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -52,7 +59,7 @@ class AgentSession:
         self.kept: dict[str, Any] | None = None
         self.lost_reason: str | None = None
         self.keeper_died = False
-        self.keeper = KeeperProcess(store)
+        self.keeper = keeper or KeeperProcess(store)
         self.kept_by_keeper = False
         self.warnings: list[str] = []
 
@@ -85,13 +92,17 @@ class AgentSession:
                 if kept.get("alive") and kept.get("guid"):
                     # The newest GUID the keeper knew; whether it still works is checked, not vouched for.
                     stored["guid"] = kept["guid"]
-            elif kept.get("alive") and kept.get("guid"):
-                stored["guid"] = kept["guid"]
-                self.kept = kept
+            else:
+                # Only the keeper polls a kept agent's events (whoever polls consumes them), even before it
+                # has reported on the newest keep request; until then the stored session is the one it keeps.
                 self.kept_by_keeper = True
-            elif kept and not kept.get("alive"):
-                self.lost_reason = kept.get("reason") or "the keeper lost the session"
-                stored = {}
+                current = kept.get("generation") == self.store.keep_generation(self.gateway_url, self.agent_id)
+                if current and kept.get("alive") and kept.get("guid"):
+                    stored["guid"] = kept["guid"]
+                    self.kept = kept
+                elif current and not kept.get("alive"):
+                    self.lost_reason = kept.get("reason") or "the keeper lost the session"
+                    stored = {}
         self.session = stored
         self.client.guid = stored.get("guid")
         self.client.import_cookies(stored.get("cookies", []))
@@ -220,9 +231,12 @@ class AgentSession:
         """The first event since since_ms that matches, from the keeper or by polling; None on timeout."""
         deadline = time.monotonic() + timeout
         kept = self.kept_by_keeper
+        generation = self.store.keep_generation(self.gateway_url, self.agent_id)
         while True:
             if kept:
                 report = self.store.kept(self.gateway_url, self.agent_id) or {}
+                if report.get("generation") != generation:
+                    report = {}  # the keeper has not taken the newest keep request up yet
                 for event in report.get("events", []):
                     if event.get("received_at", 0) >= since_ms and matches(event):
                         return event

@@ -93,6 +93,8 @@ class KeeperStatus:
 class KeeperProcess:
     def __init__(self, store: SessionStore) -> None:
         self.store = store
+        # Set when this task found the keeper gone and started a new one before its agents were handled.
+        self.replaced_because: str | None = None
 
     @property
     def log_path(self) -> str:

@@ -153,6 +153,11 @@ class SessionStore:
         request = dict(connection, gateway_url=gateway_url, agent_id=int(agent_id), generation=time.time_ns())
         write_file(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, request)
 
+    def keep_generation(self, gateway_url: str, agent_id: int) -> int | None:
+        """The generation of the agent's keep request (the keeper reports it back), None when not kept."""
+        request = read_json(self._stem(gateway_url, agent_id) + KEEP_SUFFIX) or {}
+        return request.get("generation")
+
     def keep_requested(self, gateway_url: str, agent_id: int) -> bool:
         return os.path.exists(self._stem(gateway_url, agent_id) + KEEP_SUFFIX)
 

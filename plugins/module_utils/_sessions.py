@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession
+from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession, keeper_gone
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStoreError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask, TaskRequest
 from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import aiohttp_missing
@@ -160,8 +159,10 @@ class SessionTask(AgentTask):
                 "keepalive: the session keeper needs the Python library aiohttp on the host that runs the "
                 f"task ({missing}); install it there (pip install -r requirements.txt of cec.cc_gateway)"
             ]
+        gone = keeper_gone(self.store, self.keeper) if self.store.kept_agents() else None
         try:
-            KeeperProcess(self.store).ensure_running()
+            self.keeper.ensure_running()
         except (SessionStoreError, OSError) as exc:
             return [f"keepalive: the session keeper cannot start: {exc}"]
+        self.keeper.replaced_because = gone
         return []

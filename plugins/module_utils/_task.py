@@ -19,6 +19,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     GatewayError,
     check_sign_in,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
     SessionStore,
@@ -134,11 +135,12 @@ class AgentTask:
         self.diff = diff
         self.settings = connection_settings(params)
         self.store = SessionStore(params.get("session_dir"))
+        self.keeper = KeeperProcess(self.store)
         self.pool_size = min(max(1, params.get("max_concurrency") or 1), schemas.MAX_CONCURRENCY)
 
     def _one(self, request: Any) -> dict[str, Any]:
         client = GatewayClient(self.settings, request.agent_id, pool_size=self.pool_size)
-        manager = self.MANAGER(client, self.store, self.params["gateway_url"], self.check_mode)
+        manager = self.MANAGER(client, self.store, self.params["gateway_url"], self.check_mode, self.keeper)
         try:
             return manager.ensure(request)
         except (GatewayError, SessionStoreError, SchemaViolation) as exc:

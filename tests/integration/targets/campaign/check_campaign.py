@@ -28,6 +28,7 @@ from collections import Counter
 from xml.etree import ElementTree
 
 PROBLEMS = []
+STALE_GUID = ("000-003", "100-006")
 
 
 def problem(text):
@@ -211,7 +212,10 @@ def gateway_record(ids):
         for item in sim(f"requests?path_contains={path}&method={method}")["requests"]:
             found = re.search(r"/(onlineagent|recordplay)/([0-9]+)(/[a-z]+)?$", item["path"])
             if found and int(found.group(2)) in wanted:
-                requests[(int(found.group(2)), method, found.group(3) or "")] += 1
+                # A request refused for a stale GUID started nothing; the modules retry it once on the keeper's
+                # newer GUID. Those are counted apart.
+                refused = item.get("retcode") in STALE_GUID
+                requests[(int(found.group(2)), method, found.group(3) or "", refused)] += 1
     return recordings, agents, requests
 
 
@@ -246,7 +250,12 @@ def check_clean_agent(agent_id, recordings, agents, requests, heartbeat, label, 
     )
     expect(view.get("signed_in") is False, f"{label}: agent {agent_id} is still signed in")
     for kind in (("PUT", "/record"), ("DELETE", "/stoprecord"), ("PUT", ""), ("DELETE", "/logout")):
-        count = requests[(agent_id, kind[0], kind[1])]
+        count = requests[(agent_id, kind[0], kind[1], False)]
+        refused = requests[(agent_id, kind[0], kind[1], True)]
+        expect(
+            refused <= 1,
+            f"{label}: agent {agent_id} got {refused} requests {kind[0]} ...{kind[1]} refused for a stale GUID",
+        )
         expect(
             count == 1,
             f"{label}: agent {agent_id} got {count} requests {kind[0]} ...{kind[1] or '/onlineagent'}, not 1",
@@ -289,7 +298,9 @@ def failing(args):
         2207: ("sign_in", "100-004"),
         59001: ("sign_in", "100-004"),
         2210: ("start", "AgentMediaEvent_Record_Fail"),
-        2213: ("check", "AgentOther_ShutdownService"),
+        # Forced out: the keeper's poll gets AgentOther_ShutdownService when it is held at that moment, or
+        # the gateway's 000-003 for the old GUID when it comes after (the keeper pauses between empty polls).
+        2213: ("check", ("AgentOther_ShutdownService", "000-003: the gateway no longer knows this session")),
         2216: ("stop", "503"),
     }
     ids = agent_range(args.agents)
@@ -307,9 +318,10 @@ def failing(args):
             expect(
                 row["step"] == step, f"failing run: agent {agent_id} failed at {row['step']}, expected {step}"
             )
+            reasons = reason if isinstance(reason, tuple) else (reason,)
             expect(
-                reason in row["message"],
-                f"failing run: agent {agent_id} message lacks {reason!r}: {row['message']}",
+                any(text in row["message"] for text in reasons),
+                f"failing run: agent {agent_id} message lacks {' or '.join(map(repr, reasons))}: {row['message']}",
             )
     recordings, agents, requests = gateway_record(ids)
     for agent_id in ids:
@@ -339,7 +351,7 @@ def failing(args):
         [r["end_reason"] for r in forced] == ["forced_out"], f"failing run: agent 2213 recordings {forced}"
     )
     expect(
-        requests[(2213, "PUT", "/record")] == 1,
+        requests[(2213, "PUT", "/record", False)] == 1,
         "failing run: agent 2213 was started again after it was forced out",
     )
     unstopped = [r for r in recordings if r["agent_id"] == 2216]

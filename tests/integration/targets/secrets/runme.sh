@@ -7,7 +7,8 @@ config=../../integration_config.yml
 CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
 CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# On a failure, the failed tasks' lines (a test run's own secrets are test values).
+trap 'status=$?; [ "$status" = 0 ] || grep -h -A3 -e "^fatal:" -e "FAILED!" "$work/stdout" | cut -c1-600 | head -40; rm -rf "$work"' EXIT
 export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR=$work/sessions
 password=Demo-1234
 wrong_password=Wrong-Pass-4321
