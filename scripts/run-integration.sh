@@ -47,16 +47,18 @@ PY
 # with USER's home from the password database (not $HOME), so in the user's own home even on localhost.
 # ansible-test passes no environment on, but gives Ansible tests/integration/integration.cfg of the collection:
 # the copy's gets remote_tmp in the work home (a remote_tmp already set there stays).
-python - "$collection/tests/integration/integration.cfg" "$ANSIBLE_REMOTE_TMP" <<'PY'
+# The same for async_dir (async_wrapper writes a job's result there, async_status reads it).
+python - "$collection/tests/integration/integration.cfg" "$ANSIBLE_REMOTE_TMP" "$HOME/.ansible_async" <<'PY'
 import configparser
 import sys
 
-path, remote_tmp = sys.argv[1:]
+path, remote_tmp, async_dir = sys.argv[1:]
 config = configparser.ConfigParser(interpolation=None)
 config.read(path)
 if not config.has_section("defaults"):
     config.add_section("defaults")
 config["defaults"].setdefault("remote_tmp", remote_tmp)
+config["defaults"].setdefault("async_dir", async_dir)
 with open(path, "w") as out:
     config.write(out)
 PY

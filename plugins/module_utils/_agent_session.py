@@ -96,7 +96,9 @@ class AgentSession:
                 # Only the keeper polls a kept agent's events (whoever polls consumes them), even before it
                 # has reported on the newest keep request; until then the stored session is the one it keeps.
                 self.kept_by_keeper = True
-                current = kept.get("generation") == self.store.keep_generation(self.gateway_url, self.agent_id)
+                current = kept.get("generation") == self.store.keep_generation(
+                    self.gateway_url, self.agent_id
+                )
                 if current and kept.get("alive") and kept.get("guid"):
                     stored["guid"] = kept["guid"]
                     self.kept = kept

@@ -14,6 +14,7 @@ import os
 from typing import Any, ClassVar
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
@@ -27,6 +28,7 @@ class ControllerAction(ActionBase):
     SPEC_OPTIONS: ClassVar[dict[str, Any]] = {}
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset()
+    _supports_async = True
 
     def _runs_on_controller(self) -> bool:
         transport = getattr(self._connection, "transport", None)
@@ -34,15 +36,23 @@ class ControllerAction(ActionBase):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        if not self._runs_on_controller():
-            result.update(self._execute_module(module_name=self.MODULE, task_vars=task_vars))
+        if self._task.async_val or not self._runs_on_controller():
+            # The module itself, shipped: to a host that is not the controller, or for an async task, which
+            # ansible-core's async_wrapper keeps running in the background for async_status to read.
+            wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
+            result.update(
+                self._execute_module(module_name=self.MODULE, task_vars=task_vars, wrap_async=wrap_async)
+            )
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
         # The module would see the task's `environment:` in its environment, so the option fallbacks
-        # (CC_GATEWAY_URL, ...) see it here too; this worker process is forked for this task alone.
+        # (CC_GATEWAY_URL, ...) and requests' proxy settings see it here too; this worker process is forked
+        # for this task alone.
         task_environment: dict[str, Any] = {}
         self._compute_environment_string(task_environment)
         os.environ.update({name: str(value) for name, value in task_environment.items()})
-        _validation, params = self.validate_argument_spec(
+        validation, params = self.validate_argument_spec(
             argument_spec=self.ARGUMENT_SPEC, **self.SPEC_OPTIONS
         )
         missing = self.missing_libraries()
@@ -51,9 +61,8 @@ class ControllerAction(ActionBase):
                 f"{missing} must be installed in the Python that runs ansible-playbook "
                 "(pip install -r requirements.txt of cec.cc_gateway)."
             )
-        result.update(
-            self.run_here(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
-        )
+        outcome = self.run_here(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
+        result.update(module_result(outcome, params, validation))
         return result
 
     def missing_libraries(self) -> str | None:
@@ -68,3 +77,11 @@ class ControllerAction(ActionBase):
 
     def run_here(self, params: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:
         raise NotImplementedError
+
+
+def module_result(outcome: dict[str, Any], params: dict[str, Any], validation: Any) -> dict[str, Any]:
+    """What the shipped module returns for the same outcome: AnsibleModule adds the invocation and masks the
+    values of no_log options wherever they appear in the result."""
+    outcome = dict(outcome)
+    outcome.setdefault("invocation", {"module_args": params})
+    return remove_values(outcome, getattr(validation, "_no_log_values", set()))

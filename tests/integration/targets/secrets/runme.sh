@@ -56,4 +56,7 @@ for secret in "$password" "$wrong_password" "$hand_guid" $stored_guids; do
   done
 done
 [ "$leaks" = 0 ] || exit 1
+# At -vvv the results show their invocation, as the shipped module's do: no_log values masked.
+grep -q '"password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' "$work/stdout" \
+  || { echo "no invocation with the password masked at -vvv"; exit 1; }
 echo "no password or GUID in $(wc -c <"$work/stdout") bytes of stdout, $(wc -c <"$work/stderr") of stderr, $(wc -c <"$work/ansible.log") of log"
