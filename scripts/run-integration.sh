@@ -9,6 +9,10 @@
 set -euo pipefail
 collection=$1
 shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+# A Python 3.9 for the target legacy_python (the module shipped to a RHEL 9-like host): CC_GATEWAY_LEGACY_PYTHON,
+# or python3.9 if this machine has one (looked for before HOME moves, pyenv's versions are in the user's home).
+legacy=${CC_GATEWAY_LEGACY_PYTHON-$("$root/scripts/find-python.sh" python3.9 || true)}
 # shellcheck source=scripts/work-home.sh
 . "$(dirname "$0")/work-home.sh"
 if [ -z "${ANSIBLE_TEST_PYTHON:-}" ]; then
@@ -16,6 +20,23 @@ if [ -z "${ANSIBLE_TEST_PYTHON:-}" ]; then
   test_python=$(dirname "$ansible_test")/python
   [ -x "$test_python" ] || test_python=python
   ANSIBLE_TEST_PYTHON=$("$test_python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+fi
+legacy_python=
+if [ -n "$legacy" ]; then
+  # Its own venv in the checkout, with the runtime requirements as requirements.txt gives them (ranges).
+  legacy_venv=$root/.work/venv-legacy
+  stamp=$( (cat "$root/requirements.txt"; "$legacy" -V) | sha256sum | cut -c1-16)
+  if [ "$(cat "$legacy_venv/.installed" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$legacy_venv"
+    "$legacy" -m venv "$legacy_venv"
+    "$legacy_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements.txt"
+    echo "$stamp" >"$legacy_venv/.installed"
+  fi
+  legacy_python=$legacy_venv/bin/python
+  echo "legacy_python target: $("$legacy_python" -V) with $("$legacy_python" -m pip list --format=freeze 2>/dev/null |
+    grep -i -E '^(requests|jsonschema|aiohttp)==' | tr '\n' ' ')"
+else
+  echo "legacy_python target: no python3.9 here (CC_GATEWAY_LEGACY_PYTHON unset); it will say it was skipped"
 fi
 run=$(mktemp -d)
 cleanup() {
@@ -35,13 +56,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -s "$run/state.json" ] || { echo "simulator did not start"; cat "$run/simulator.log"; exit 1; }
-python - "$run/state.json" "$collection/tests/integration/integration_config.yml" <<'PY'
+python - "$run/state.json" "$collection/tests/integration/integration_config.yml" "$legacy_python" <<'PY'
 import json, sys
 state = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "w") as out:
     out.write(f"cc_gateway_url: {state['url']}\n")
     out.write(f"cc_gateway_ca: {state['ca']}\n")
     out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
+    out.write(f"cc_gateway_legacy_python: '{sys.argv[3]}'\n")
 PY
 # Ansible makes the temporary directories of the modules it runs in remote_tmp, by default ~USER/.ansible/tmp
 # with USER's home from the password database (not $HOME), so in the user's own home even on localhost.

@@ -415,6 +415,7 @@ class Keeper:
         status = {
             "pid": os.getpid(),
             "version": self.version,
+            "python": sys.version.split()[0],
             "started_at": self.started_at,
             "heartbeat_at": time.time(),
             "agents": len(self.agents),

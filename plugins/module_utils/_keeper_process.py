@@ -71,6 +71,10 @@ def _source(name: str) -> bytes:
 @functools.lru_cache(maxsize=1)
 def keeper_sources() -> tuple[str, dict[str, bytes]]:
     """The keeper's version (a digest of its sources) and the sources by module name."""
+    # Named here so that a shipped module's payload (AnsiballZ) carries the keeper: it is never imported
+    # otherwise, only copied into the store and run.
+    from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper  # noqa: F401
+
     sources = {name: _source(name) for name in KEEPER_MODULES}
     digest = hashlib.sha256()
     for name in KEEPER_MODULES:
