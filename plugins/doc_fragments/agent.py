@@ -37,7 +37,8 @@ options:
     default: false
   max_concurrency:
     description:
-      - With O(agents), how many agents are worked on at once (threads, and HTTP connections in the pool).
+      - With O(agents), how many agents are worked on at once (threads, and HTTP connections in the pool), from
+        1 to 256.
       - Requests for one agent are always sent one after the other.
     type: int
     default: 20

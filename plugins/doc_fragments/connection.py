@@ -10,8 +10,15 @@ options:
   gateway_url:
     description:
       - Base URL of the CC-Gateway, scheme, host and port only, for example V(https://10.1.1.5:8043).
+        Anything else (another scheme, a path, a user name) is refused before any request.
+      - V(http://) works, with a warning, since the agent's password and the session GUID then travel in clear
+        text.
       - In a cluster, the NSLB address with port 8043.
       - The collection adds C(/agentgateway/resource/...) itself.
+      - Requests go through the proxy that E(HTTPS_PROXY) (or E(HTTP_PROXY), E(ALL_PROXY)) names, unless
+        E(NO_PROXY) matches the host (names, addresses and networks such as V(10.0.0.0/8)), exactly as the
+        Python C(requests) library decides; V(https://) proxies work too. Set them with the task's
+        C(environment) keyword or in the environment of C(ansible-playbook).
       - If not set, the value of the E(CC_GATEWAY_URL) environment variable is used.
     type: str
     required: true
@@ -25,8 +32,10 @@ options:
   ca_path:
     description:
       - Path of a PEM bundle of the CA certificates that may sign the gateway's certificate.
-      - Without it the certificate is checked against the bundle named by E(REQUESTS_CA_BUNDLE), or else
-        the bundle of the Python C(certifi) package, not the system store.
+      - Without it the certificate is checked against the bundle named by E(REQUESTS_CA_BUNDLE) (or
+        E(CURL_CA_BUNDLE)), or else the bundle of the Python C(certifi) package, not the system store, as
+        C(requests) does. O(ca_path) wins over those variables.
+      - A relative path is relative to the directory the task runs in.
       - If not set, the value of the E(CC_GATEWAY_CA_PATH) environment variable is used.
     type: path
   client_cert:
@@ -40,7 +49,8 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for the gateway to accept the connection and to answer each request.
+      - Seconds to wait for the gateway to accept the connection and to answer each request (an event poll
+        may take the gateway's hold, about 10 seconds, longer).
     type: float
     default: 30
 """

@@ -20,6 +20,9 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
     """Read (and wait for) a kept agent's events; raise GatewayError when that cannot be done."""
     agent_id = params["agent_id"]
     schemas.check({"agent_id": agent_id}, schemas.AGENT_ARGUMENTS)
+    schemas.check(
+        {"gateway_url": params["gateway_url"], "timeout": params["timeout"]}, schemas.CONNECTION_ARGUMENTS
+    )
     gateway_url = params["gateway_url"]
     store = SessionStore(params.get("session_dir"))
     if not store.keep_requested(gateway_url, agent_id):

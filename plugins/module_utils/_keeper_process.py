@@ -19,9 +19,7 @@ import errno
 import fcntl
 import functools
 import hashlib
-import inspect
 import os
-import pkgutil
 import signal
 import sys
 import time
@@ -56,6 +54,9 @@ HEARTBEAT_STALE = 30.0
 
 
 def _source(name: str) -> bytes:
+    import inspect
+    import pkgutil
+
     module = sys.modules.get(f"{PACKAGE}.{name}")
     if module is None:
         module = __import__(f"{PACKAGE}.{name}", fromlist=["_"])

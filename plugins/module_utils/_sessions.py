@@ -161,8 +161,10 @@ class SessionTask(AgentTask):
             ]
         gone = keeper_gone(self.store, self.keeper) if self.store.kept_agents() else None
         try:
-            self.keeper.ensure_running()
+            _pid, note = self.keeper.ensure_running()
         except (SessionStoreError, OSError) as exc:
             return [f"keepalive: the session keeper cannot start: {exc}"]
         self.keeper.replaced_because = gone
+        if note:
+            self.task_warnings.append(note)
         return []

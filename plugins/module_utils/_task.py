@@ -136,6 +136,7 @@ class AgentTask:
         self.settings = connection_settings(params)
         self.store = SessionStore(params.get("session_dir"))
         self.keeper = KeeperProcess(self.store)
+        self.task_warnings: list[str] = []
         self.pool_size = min(max(1, params.get("max_concurrency") or 1), schemas.MAX_CONCURRENCY)
 
     def _one(self, request: Any) -> dict[str, Any]:
@@ -167,10 +168,13 @@ class AgentTask:
                 result.pop("diff", None)
         else:
             result = self._run_batch(requests)
+        warnings = list(self.task_warnings)
         if self.settings.plain_http:
-            result["warnings"] = [PLAIN_HTTP_WARNING, *result.get("warnings", [])]
+            warnings.insert(0, PLAIN_HTTP_WARNING)
         elif not self.settings.validate_certs:
-            result["warnings"] = [UNVERIFIED_WARNING, *result.get("warnings", [])]
+            warnings.insert(0, UNVERIFIED_WARNING)
+        if warnings:
+            result["warnings"] = [*warnings, *result.get("warnings", [])]
         return result
 
     def _run_batch(self, requests: list[Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ It imports nothing of Ansible: the keeper runs it as plain Python.
 
 from __future__ import annotations
 
-import asyncio
 import http.cookiejar
 import os
 import ssl
@@ -338,6 +337,14 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _bad_tls_file(error: BaseException) -> bool:
+    """An SSLError from loading a CA bundle, certificate or key that is not what it should be (OpenSSL's PEM
+    and X509 errors: no certificate in the file, a key that does not match)."""
+    if not isinstance(error, ssl.SSLError):
+        return False
+    return getattr(error, "library", None) in ("PEM", "X509") or "PEM lib" in str(error)
+
+
 def _innermost(exc: BaseException) -> str:
     causes = _causes(exc)
     deepest = causes[-1] if causes else exc
@@ -353,6 +360,8 @@ def _classify(exc: BaseException, route: Route, answered: bool = False) -> Trans
     reason = _innermost(exc)
     if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in causes):
         return TransportFailure("certificate", reason, request_sent=False)
+    if any(_bad_tls_file(cause) for cause in causes):
+        return TransportFailure("tls_setup", reason, request_sent=False)
     if isinstance(exc, exceptions.ProxyError):
         return TransportFailure("proxy", reason, request_sent=False)
     if isinstance(exc, exceptions.ConnectTimeout):
@@ -508,6 +517,8 @@ class AsyncTransport:
 
 def _classify_async(exc: BaseException) -> TransportFailure:
     """What an aiohttp exception means, in the kinds of _classify."""
+    import asyncio
+
     import aiohttp
 
     causes = _causes(exc)

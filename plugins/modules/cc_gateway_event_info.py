@@ -17,6 +17,9 @@ description:
     options only O(gateway_url) is used, to find the agent.
 author:
   - cec.cc_gateway maintainers (@cec-collections)
+requirements:
+  - requests
+  - jsonschema
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cec.cc_gateway.connection

@@ -37,6 +37,7 @@ author:
 requirements:
   - requests
   - jsonschema
+  - aiohttp, only where a kept agent's keeper must be started again (see M(cec.cc_gateway.cc_gateway_session))
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cec.cc_gateway.connection
@@ -210,48 +211,54 @@ task_id:
     - For O(state=stopped), the id of the task that was stopped, when known.
     - Null when unknown, for example a recording the gateway reports (C(500-011)) that this collection
       did not start, or in check mode before a start.
-  returned: always
+  returned: without O(agents)
   type: str
   sample: "5086"
 agent_id:
   description: The agent the task acted on.
-  returned: always
+  returned: without O(agents)
   type: int
   sample: 186
 state:
   description: The recording state the task brought about (or would, in check mode).
-  returned: always
+  returned: without O(agents)
   type: str
   sample: started
 file_name:
   description:
     - The file name sent to the gateway; null when the gateway names the file.
-  returned: always
+  returned: without O(agents)
   type: str
   sample: Y:/15/0/20201119/186/142702.V3
 retcode:
   description:
     - Retcode of the gateway's answer to the recording request (V(0) on success, for example V(500-011)
       for a recording that was already running); null when no recording request was sent.
-  returned: always
+  returned: without O(agents)
   type: str
   sample: "0"
 message:
   description: What happened, in a sentence.
-  returned: always
+  returned: without O(agents)
   type: str
   sample: Recording started (task 5086).
+msg:
+  description: With O(agents), how many agents changed, or which failed and why.
+  returned: with O(agents)
+  type: str
+  sample: "20 agents: 20 changed"
 results:
   description:
     - With O(agents), one entry per agent in the order given, each with C(agent_id), C(changed),
-      C(failed), C(task_id), C(state), C(file_name), C(retcode), C(message), and C(msg) when it failed.
+      C(failed), C(task_id), C(state), C(file_name), C(retcode), C(message) as above for one agent, and
+      C(msg) instead of C(task_id), C(file_name), C(retcode) and C(message) when it failed.
   returned: with O(agents)
   type: list
   elements: dict
   sample: [{"agent_id": 186, "changed": true, "failed": false, "task_id": "5086", "state": "started",
             "file_name": null, "retcode": "0", "message": "Recording started (task 5086)."}]
 ansible_facts:
-  description: Facts set by the module.
+  description: Facts set by the module (with O(agents), of the agents that did not fail).
   returned: always
   type: dict
   contains:

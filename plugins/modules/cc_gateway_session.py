@@ -18,9 +18,14 @@ description:
     two. With O(keepalive=true) a background process on the host that runs the task, the session keeper,
     long-polls the agent's events within that limit, follows the GUID and records the events (see
     M(cec.cc_gateway.cc_gateway_event_info)). One keeper serves every kept agent of a session store, one
-    connection each, no thread per agent. It exits by itself when it keeps no agent for 30 seconds, and
-    O(state=absent) of the last kept agent stops it at once. A keeper that died is reported by the next
-    task that needs it.
+    connection each (asyncio and aiohttp, no thread per agent), paced as Huawei's own clients pace their
+    polls (after an empty poll it waits 500 ms, after an event it polls again at once, after a failure it
+    backs off to at most 10 seconds). It uses the proxy, CA bundle and client certificate the task that kept
+    the agent resolved (see O(gateway_url) and O(ca_path)), whatever later tasks use.
+  - The keeper starts before the first sign-in of the task, exits by itself when it keeps no agent for 30
+    seconds, and O(state=absent) of the last kept agent stops it at once. A keeper that died, hangs (no
+    heartbeat for 30 seconds) or was started by another version of the collection is reported by the next
+    task that needs it, and replaced by the next task with O(keepalive=true).
   - Idempotent. O(state=present) on a live session (checked read-only, or vouched for by the keeper) changes
     nothing; O(state=absent) of an agent that is not signed in changes nothing.
 author:
@@ -28,6 +33,7 @@ author:
 requirements:
   - requests
   - jsonschema
+  - aiohttp, for O(keepalive=true) (the session keeper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cec.cc_gateway.connection
@@ -170,6 +176,11 @@ message:
   returned: without O(agents)
   type: str
   sample: Agent 186 signed in. The session keeper (pid 4242) keeps it alive.
+msg:
+  description: With O(agents), how many agents changed, or which failed and why.
+  returned: with O(agents)
+  type: str
+  sample: "100 agents: 100 changed"
 results:
   description: With O(agents), one result per agent (the keys above, plus C(changed), C(failed), C(msg)).
   returned: with O(agents)

@@ -269,12 +269,12 @@ def test_probes_never_make_a_keeper_look_alive(store, process):
     seen = []
 
     def probe():
-        for _ in range(200):
+        for _attempt in range(200):
             seen.append(process.status(wait_for_start=0).running)
 
     with open(os.path.join(store.directory, "keeper.lock"), "w"):
         pass
-    threads = [threading.Thread(target=probe) for _ in range(4)]
+    threads = [threading.Thread(target=probe) for _prober in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

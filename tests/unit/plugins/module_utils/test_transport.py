@@ -220,6 +220,17 @@ def test_a_missing_ca_bundle_is_a_setup_problem_before_anything_is_sent(certs, t
     assert server.requests == []
 
 
+@pytest.mark.parametrize("option", ["ca_path", "client_cert"])
+def test_a_file_that_is_not_pem_is_a_setup_problem_not_a_handshake(certs, tmp_path, option):
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    with Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        options = {"ca_path": certs["ca"], option: str(garbage)}
+        problem = failure(request, server.url, **options)
+    assert (problem.kind, problem.request_sent) == ("tls_setup", False)
+    assert server.requests == []
+
+
 def test_relative_paths_become_absolute_in_the_route(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     resolved = route("https://gw:8043", ca_path="ca.pem", client_cert="c.pem", client_key="k.pem")
