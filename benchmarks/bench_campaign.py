@@ -8,7 +8,7 @@
 It starts its own simulator (HTTPS on 127.0.0.1, a free port), resets it between runs, and checks through
 the simulator's admin API that every agent really records once. Task time is the wall time of
 ansible-playbook minus that of a playbook with one no-op task (start-up and parsing). The fast variants run
---repeat times (default 3) and the best run counts: the machine is shared, and noise only adds time. The uri
+--repeat times (default 5) and the best run counts: the machine is shared, and noise only adds time. The uri
 variant runs once. The peak RSS of the controller is the largest ansible-playbook process (main or worker).
 Run it with `make bench`.
 """
@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=3,
+        default=5,
         help="runs of each fast variant (and of the start-up); the best one counts, as the machine is shared",
     )
     parser.add_argument(
