@@ -37,13 +37,14 @@ $(error PYTHON=$(PYTHON) is Python $(PYTHON_VERSION) ($(PYTHON_EXE)): make needs
 endif
 endif
 
-.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench soak test-matrix release-check docs test demo simulator collection build clean schemas
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench bench-runners soak test-matrix release-check docs test demo simulator collection build clean schemas
 
 help:
 	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
 	@echo "make test       lint, simulator tests, ansible-test sanity + units + integration"
 	@echo "make simulator  run the CC-Gateway simulator in the foreground (SIM_ARGS=... for options)"
 	@echo "make bench      campaign benchmark: uri vs loop vs batch vs raw requests (BENCH_ARGS=...)"
+	@echo "make bench-runners  the campaign role over 1-4 local runners at several sizes (BENCH_ARGS=...)"
 	@echo "make sim-bench  simulator benchmark: 1,000 long-polls, start-recording requests per second"
 	@echo "make soak       1,000 kept agents, 10 simulated minutes of start/stop rounds; no lost session"
 	@echo "make test-matrix  sanity + units + integration on ansible-core 2.19, 2.20, 2.21 (CORES=...)"
@@ -93,6 +94,9 @@ integration: collection
 
 test: ruff sim-test sanity units integration ansible-lint
 	@echo "make test: all checks passed"
+
+bench-runners: collection
+	$(WORK_HOME) python benchmarks/bench_runners.py $(BENCH_ARGS)
 
 bench: collection
 	$(WORK_HOME) python benchmarks/bench_campaign.py $(BENCH_ARGS)

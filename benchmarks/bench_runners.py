@@ -15,7 +15,7 @@ size:
 
 Every run is checked against the simulator's own record (one recording per agent, stopped, every agent signed
 in once and out) and the role's JSON report (every agent passed). Bounded: each run is killed after
---timeout seconds. Run it with `python benchmarks/bench_runners.py` after `make collection`.
+--timeout seconds. Run it with `make bench-runners` (Linux: it reads /proc).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class KeeperWatch(threading.Thread):
                     cmdline = (entry / "cmdline").read_bytes()
                 except OSError:
                     continue
-                if b"cc_gateway_keeper.py" in cmdline and self.marker in cmdline:
+                if b"module_utils._keeper\0" in cmdline and self.marker in cmdline:
                     keepers.append(int(entry.name))
                 elif b"ansible-playbook" in cmdline and self.playbook_marker in cmdline:
                     playbook.append(int(entry.name))
