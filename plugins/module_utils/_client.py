@@ -159,7 +159,7 @@ def describe_failure(
         return f"Cannot connect to {gateway} for {target}: {reason}. Check gateway_url; nothing was sent."
     if kind == "proxy":
         return (
-            f"The proxy {route.proxy or '(from the environment)'} failed or refused the connection to {gateway} "
+            f"The proxy {route.proxy_shown or '(from the environment)'} failed or refused the connection to {gateway} "
             f"for {target}: {reason}. Check HTTPS_PROXY/HTTP_PROXY and NO_PROXY; nothing was sent."
         )
     if kind == "url":

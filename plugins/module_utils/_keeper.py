@@ -47,16 +47,14 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     RetcodeError,
     now_ms,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import (
-    LEGACY_PID_FILE,
-    LOCK_FILE,
-    START_LOCK_FILE,
-    STATUS_FILE,
-    STOP_FILE,
-)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._retcodes import SESSION_LOST
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
     KEEP_SUFFIX,
+    KEEPER_LEGACY_PID_FILE,
+    KEEPER_LOCK_FILE,
+    KEEPER_START_LOCK_FILE,
+    KEEPER_STATUS_FILE,
+    KEEPER_STOP_FILE,
     KEPT_SUFFIX,
     SessionStoreError,
     check_directory,
@@ -422,14 +420,14 @@ class Keeper:
             "unhealthy": sum(1 for agent in self.agents.values() if not agent.state["healthy"]),
         }
         try:
-            write_file(self.path(STATUS_FILE), status)
+            write_file(self.path(KEEPER_STATUS_FILE), status)
         except OSError as exc:
             log(f"cannot write the heartbeat: {exc}")
         self.beat_at = time.monotonic()
 
     def _idle_exit_allowed(self) -> Any:
         """The start lock, if free: with it held, no task can find this keeper running and count on it."""
-        fd = os.open(self.path(START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = os.open(self.path(KEEPER_START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -442,11 +440,11 @@ class Keeper:
         while self.running:
             # The stop request is read before the keep requests, so that a keep request written before it
             # is seen and keeps this keeper running (see KeeperProcess.stop_if_idle).
-            stop_requested = os.path.exists(self.path(STOP_FILE))
+            stop_requested = os.path.exists(self.path(KEEPER_STOP_FILE))
             wanted = self.reconcile()
             if stop_requested:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path(STOP_FILE))
+                    os.unlink(self.path(KEEPER_STOP_FILE))
                 if not wanted:
                     log("asked to stop with no agent to keep; exiting")
                     break
@@ -507,7 +505,7 @@ async def serve(directory: str, args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, keeper.stop)
     keeper.heartbeat(force=True)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(directory, LEGACY_PID_FILE))
+        os.unlink(os.path.join(directory, KEEPER_LEGACY_PID_FILE))
     await keeper.run()
 
 
@@ -524,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SessionStoreError, OSError) as exc:
         log(f"session keeper refuses to start: {exc}")
         return 2
-    lock = take_lock(os.path.join(directory, LOCK_FILE), wait=3.0)
+    lock = take_lock(os.path.join(directory, KEEPER_LOCK_FILE), wait=3.0)
     if lock is None:
         return 0  # another keeper serves this store
     missing = aiohttp_missing()  # imported now, not when the first agent waits for its poll
@@ -539,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(directory, args))
     finally:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(directory, STATUS_FILE))
+            os.unlink(os.path.join(directory, KEEPER_STATUS_FILE))
         log("session keeper stopped")
     return 0
 

@@ -27,6 +27,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+    KEEPER_LEGACY_PID_FILE,
+    KEEPER_LOCK_FILE,
+    KEEPER_LOG_FILE,
+    KEEPER_START_LOCK_FILE,
+    KEEPER_STATUS_FILE,
+    KEEPER_STOP_FILE,
     SessionStore,
     SessionStoreError,
     read_json,
@@ -37,19 +43,18 @@ PACKAGE = "ansible_collections.cec.cc_gateway.plugins.module_utils"
 # The keeper and everything it imports (none of it imports Ansible).
 KEEPER_MODULES = (
     "_keeper",
-    "_keeper_process",
     "_client",
     "_transport",
     "_schemas",
     "_retcodes",
     "_session_store",
 )
-LOCK_FILE = "keeper.lock"
-START_LOCK_FILE = "keeper.start.lock"
-STATUS_FILE = "keeper.json"
-STOP_FILE = "keeper.stop"
-LOG_FILE = "keeper.log"
-LEGACY_PID_FILE = "keeper.pid"  # written by the keeper of collection 1.0.0
+LOCK_FILE = KEEPER_LOCK_FILE
+START_LOCK_FILE = KEEPER_START_LOCK_FILE
+STATUS_FILE = KEEPER_STATUS_FILE
+STOP_FILE = KEEPER_STOP_FILE
+LOG_FILE = KEEPER_LOG_FILE
+LEGACY_PID_FILE = KEEPER_LEGACY_PID_FILE
 HEARTBEAT_STALE = 30.0
 
 

@@ -25,6 +25,13 @@ from typing import Any
 ENV_DIRECTORY = "CC_GATEWAY_SESSION_DIR"
 KEEP_SUFFIX = ".keep.json"
 KEPT_SUFFIX = ".kept.json"
+# The session keeper's own files in the store.
+KEEPER_LOCK_FILE = "keeper.lock"
+KEEPER_START_LOCK_FILE = "keeper.start.lock"
+KEEPER_STATUS_FILE = "keeper.json"
+KEEPER_STOP_FILE = "keeper.stop"
+KEEPER_LOG_FILE = "keeper.log"
+KEEPER_LEGACY_PID_FILE = "keeper.pid"  # written by the keeper of collection 1.0.0
 
 
 class SessionStoreError(Exception):
@@ -44,7 +51,10 @@ def normalise_gateway(gateway_url: str) -> str:
 
 
 def check_directory(directory: str, repair: bool) -> None:
-    """Refuse a store directory that another user owns, or that others may enter (repaired when asked)."""
+    """Refuse a store directory that another user owns, or that others may enter.
+
+    With repair, an empty one (new, or made by the user for the store) is made 0700; one that holds anything
+    is not the collection's to change (a session_dir of /tmp must never become 0700) and is refused."""
     info = os.stat(directory)
     if not stat.S_ISDIR(info.st_mode):
         raise SessionStoreError(f"Session directory {directory} is not a directory.")
@@ -54,10 +64,10 @@ def check_directory(directory: str, repair: bool) -> None:
             "GUIDs there."
         )
     if stat.S_IMODE(info.st_mode) & 0o077:
-        if not repair:
+        if not repair or os.listdir(directory):
             raise SessionStoreError(
                 f"Session directory {directory} is open to other users (mode {stat.S_IMODE(info.st_mode):o}); "
-                "it must be 0700."
+                "it must be 0700 (chmod 700 it, or point session_dir at a directory of its own)."
             )
         os.chmod(directory, 0o700)
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
+import re
 import ssl
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Tuple, Union  # noqa: UP035 - Tuple: evaluated at import on Python 3.8 hosts
 from urllib.parse import urlsplit
 
 try:
@@ -52,7 +53,7 @@ USER_AGENT = "cec.cc_gateway"
 DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
 Verify = Union[bool, str]
-Cert = Union[None, str, tuple[str, str]]
+Cert = Union[None, str, Tuple[str, str]]  # noqa: UP006
 
 
 class TransportFailure(Exception):
@@ -63,6 +64,7 @@ class TransportFailure(Exception):
     """
 
     def __init__(self, kind: str, reason: str, request_sent: bool) -> None:
+        reason = without_credentials(reason)
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
@@ -102,11 +104,24 @@ class Route:
 
     @property
     def proxy(self) -> str | None:
-        """The proxy requests will use for this route, if any (for messages)."""
+        """The proxy requests will use for this route, if any, with its credentials."""
         scheme = urlsplit(self.base_url).scheme.lower()
         proxies = dict(self.proxies)
         host = urlsplit(self.base_url).hostname or ""
         return proxies.get(f"{scheme}://{host}") or proxies.get(scheme) or proxies.get("all")
+
+    @property
+    def proxy_shown(self) -> str | None:
+        """The proxy for messages and logs: a proxy URL's user and password are left out."""
+        return without_credentials(self.proxy) if self.proxy else None
+
+
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def without_credentials(text: str) -> str:
+    """text with the user:password@ part of any URL in it replaced by ***@ (proxy URLs carry them)."""
+    return _CREDENTIALS.sub("***@", text)
 
 
 def _absolute(path: str) -> str:

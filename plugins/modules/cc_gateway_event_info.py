@@ -18,7 +18,7 @@ description:
 author:
   - cec.cc_gateway maintainers (@cec-collections)
 requirements:
-  - requests
+  - requests (with urllib3 1.26 or later)
   - jsonschema
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

@@ -35,7 +35,7 @@ description:
 author:
   - cec.cc_gateway maintainers (@cec-collections)
 requirements:
-  - requests
+  - requests (with urllib3 1.26 or later)
   - jsonschema
   - aiohttp, only where a kept agent's keeper must be started again (see M(cec.cc_gateway.cc_gateway_session))
 extends_documentation_fragment:

@@ -31,7 +31,7 @@ description:
 author:
   - cec.cc_gateway maintainers (@cec-collections)
 requirements:
-  - requests
+  - requests (with urllib3 1.26 or later)
   - jsonschema
   - aiohttp, for O(keepalive=true) (the session keeper)
 extends_documentation_fragment:

@@ -82,6 +82,10 @@ class ControllerAction(ActionBase):
 def module_result(outcome: dict[str, Any], params: dict[str, Any], validation: Any) -> dict[str, Any]:
     """What the shipped module returns for the same outcome: AnsibleModule adds the invocation and masks the
     values of no_log options wherever they appear in the result."""
+    no_log_values = getattr(validation, "_no_log_values", None)
+    if no_log_values is None:
+        # ansible-core keeps these on its ValidationResult; without them nothing could be masked, so say so.
+        raise AnsibleActionFail("This ansible-core gives no no_log values to mask; the result is withheld.")
     outcome = dict(outcome)
     outcome.setdefault("invocation", {"module_args": params})
-    return remove_values(outcome, getattr(validation, "_no_log_values", set()))
+    return remove_values(outcome, no_log_values)

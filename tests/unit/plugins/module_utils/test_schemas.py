@@ -82,3 +82,12 @@ def test_a_gateway_answer_without_a_string_retcode_is_named():
     with pytest.raises(schemas.SchemaViolation) as caught:
         schemas.check({"retcode": 0}, schemas.RESPONSE_ENVELOPE, prefix="response.")
     assert str(caught.value) == "response.retcode: 0 is not of type 'string'"
+
+
+def test_a_gateway_url_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(schemas.SchemaViolation) as caught:
+        schemas.check(
+            {"gateway_url": "https://agent:Secret-77@gw:8043", "timeout": 5}, schemas.CONNECTION_ARGUMENTS
+        )
+    assert str(caught.value).startswith("gateway_url: 'https://***@gw:8043' is not ")
+    assert "Secret-77" not in str(caught.value)

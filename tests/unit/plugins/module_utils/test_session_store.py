@@ -42,6 +42,20 @@ def test_directory_and_files_are_owner_only(tmp_path):
     assert mode(directory / files[0]) == 0o600
 
 
+def test_a_shared_directory_is_refused_and_left_as_it_is(tmp_path):
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    os.chmod(directory, 0o1777)
+    (directory / "someone-elses-file").write_text("x")
+    store = SessionStore(str(directory))
+    with pytest.raises(SessionStoreError) as caught:
+        store.save("https://gw:8043", 186, {"guid": "secret"})
+    assert "open to other users (mode 1777)" in str(caught.value)
+    assert "session_dir" in str(caught.value)
+    assert mode(directory) == 0o1777
+    assert sorted(os.listdir(directory)) == ["someone-elses-file"]
+
+
 def test_writes_leave_no_temporary_files(tmp_path):
     store = SessionStore(str(tmp_path))
     for number in range(5):

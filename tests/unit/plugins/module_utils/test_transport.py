@@ -293,6 +293,19 @@ def test_a_proxy_that_is_down_is_a_proxy_problem(monkeypatch):
     assert (problem.kind, problem.request_sent) == ("proxy", False)
 
 
+def test_a_proxy_password_is_never_shown(certs, monkeypatch):
+    with ConnectProxy(refuse=True) as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
+        with_credentials = proxy.url.replace("http://", "http://campaign:Proxy-Secret-9@")
+        monkeypatch.setenv("HTTPS_PROXY", with_credentials)
+        resolved = route(server.url, ca_path=certs["ca"])
+        assert resolved.proxy == with_credentials
+        problem = failure(transport.Transport(resolved).request, "GET", "/x", {})
+    message = client_module.describe_failure(problem, server.url, "GET x", resolved, 2)
+    assert problem.kind == "proxy"
+    assert "Proxy-Secret-9" not in message and "Proxy-Secret-9" not in problem.reason
+    assert proxy.url.replace("http://", "http://***@") in message
+
+
 def test_the_route_keeps_the_proxy_of_the_environment_it_was_made_in(certs, monkeypatch):
     """The keeper is handed a route: it must not depend on the environment it runs in."""
     with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
