@@ -38,6 +38,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
     read_json,
     write_file,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import aiohttp_missing
 
 PACKAGE = "ansible_collections.cec.cc_gateway.plugins.module_utils"
 # The keeper and everything it imports (none of it imports Ansible).
@@ -169,6 +170,12 @@ class KeeperProcess:
             note = None
             if status.running and status.version == version and not status.stale and status.pid:
                 return status.pid, None
+            missing = aiohttp_missing()
+            if missing:
+                raise SessionStoreError(
+                    "The session keeper needs the Python library aiohttp on the host that runs the task "
+                    f"({missing}); install it there (pip install -r requirements.txt of cec.cc_gateway)."
+                )
             if status.running:
                 why = (
                     f"had not written its heartbeat for {status.heartbeat_age:.0f} s"
@@ -237,7 +244,8 @@ class KeeperProcess:
         environment = {
             key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
         }
-        environment["PYTHONPATH"] = root
+        # The copy first, so that it is the keeper that runs; then where the task found its libraries.
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         command = [
             sys.executable,

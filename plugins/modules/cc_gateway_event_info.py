@@ -22,9 +22,22 @@ requirements:
   - jsonschema
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - cec.cc_gateway.connection
   - cec.cc_gateway.attributes
 attributes:
+  action:
+    support: full
+    details:
+      - On the controller (the task's host is the controller, without C(become)) the action plugin runs the task
+        itself; otherwise it ships the module to the host.
+  async:
+    support: full
+    details:
+      - An C(async) task is always shipped to the host and run there in the background by C(async_wrapper),
+        with C(poll) or with C(poll=0) and M(ansible.builtin.async_status).
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details:
@@ -146,7 +159,7 @@ session_problem:
       after 2 minutes without a successful poll.
   returned: success
   type: str
-  version_added: 1.1.0
+  version_added: 2.0.0
   sample: "The proxy http://proxy.example.com:3128 failed or refused the connection to https://10.1.1.5:8043 ..."
 recording:
   description: The recording the events show running (task id, file name), or null.

@@ -110,8 +110,8 @@ campaign() {
   fi
 }
 no_keeper_left() {
-  if pgrep -f "cc_gateway_keeper.py --store $work/sessions/" >/dev/null; then
-    echo "$1: a session keeper still runs after the campaign: $(pgrep -af "cc_gateway_keeper.py --store $work/sessions/")"
+  if pgrep -f "module_utils._keeper --store $work/sessions/" >/dev/null; then
+    echo "$1: a session keeper still runs after the campaign: $(pgrep -af "module_utils._keeper --store $work/sessions/")"
     exit 1
   fi
 }

@@ -36,5 +36,5 @@ totals = json.load(open(sys.argv[1], encoding="utf-8"))["totals"]
 assert totals["agents"] == 20 and totals["passed"] == 20, totals
 PY
 curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
-keepers=$(pgrep -f "cc_gateway_keeper.py --store $CC_GATEWAY_SESSION_DIR" || true)
+keepers=$(pgrep -f "module_utils._keeper --store $CC_GATEWAY_SESSION_DIR" || true)
 [ -z "$keepers" ] || { echo "a session keeper is still running: $keepers"; exit 1; }
