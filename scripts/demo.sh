@@ -32,6 +32,7 @@ echo "simulator at $CC_GATEWAY_URL, CA certificate $CC_GATEWAY_CA_PATH"
 
 echo "== ansible-playbook cec.cc_gateway.start_recording"
 CC_GATEWAY_URL=$CC_GATEWAY_URL CC_GATEWAY_CA_PATH=$CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR=$demo/sessions \
+  CC_GATEWAY_AGENT_PASSWORD=Demo-1234 \
   ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
   ANSIBLE_COLLECTIONS_PATH=$demo/collections ansible-playbook "cec.cc_gateway.start_recording"
 

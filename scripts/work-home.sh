@@ -8,8 +8,9 @@
 # The home is $CC_GATEWAY_WORK_HOME, by default .work/home of this checkout (make clean removes it). It gets:
 #   - HOME, and the XDG cache/config/data/state directories below it (ansible-lint's cache, the collection's
 #     session directory ~/.cache/cec.cc_gateway, ...); ANSIBLE_HOME, ANSIBLE_LOCAL_TEMP and ANSIBLE_REMOTE_TMP
-#     (~/.ansible), and PIP_CACHE_DIR. ansible-test passes only HOME on to what it runs, so HOME itself must
-#     move (and scripts/run-integration.sh sets remote_tmp in the configuration ansible-test gives Ansible).
+#     (~/.ansible), PIP_CACHE_DIR, and TMPDIR (~/tmp). ansible-test passes only HOME on to what it runs, so HOME
+#     itself must move (and scripts/run-integration.sh sets remote_tmp in the configuration ansible-test gives
+#     Ansible).
 #   - ansible-test's offline pip bootstrap: ansible-test downloads get-pip-<pip version>.py from a host these
 #     machines may not reach unless ~/.ansible/test/cache holds it; scripts/get_pip_standin.py stands in.
 #   - the user's pip configuration (read, never written): ~/.config/pip/pip.conf and ~/.pip/pip.conf are copied
@@ -51,6 +52,9 @@ _work_home_setup() {
   # even on localhost it would make its module directories in the user's own home.
   export ANSIBLE_REMOTE_TMP=$home/.ansible/tmp
   export PIP_CACHE_DIR=$home/.cache/pip
+  # Temporary files (mktemp, Python's tempfile, pytest) stay in the checkout too.
+  mkdir -p "$home/tmp" || return 1
+  export TMPDIR=$home/tmp
   export CC_GATEWAY_WORK_HOME=$home
 }
 

@@ -14,6 +14,8 @@
 #      with the reason and still signed out, the other runner's agents pass, the play fails.
 # check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
 set -euo pipefail
+# Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
+export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml
 GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
 GATEWAY_CA=$(sed -n 's/^cc_gateway_ca: //p' "$config")

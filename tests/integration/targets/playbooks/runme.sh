@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Every example under playbooks/ must run, as users would run it (by FQCN, gateway from the environment).
 set -euo pipefail
+# Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
+export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml
 CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
 CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
 CC_GATEWAY_SESSION_DIR=$(mktemp -d)
-export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR
+CC_GATEWAY_AGENT_PASSWORD=Demo-1234 # the simulator's password
+export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR CC_GATEWAY_AGENT_PASSWORD
 campaign_dir=$(mktemp -d)
 trap 'rm -rf "$CC_GATEWAY_SESSION_DIR" "$campaign_dir"' EXIT
 # Agents the other targets left signed in would answer the examples' sign-ins with 100-002.

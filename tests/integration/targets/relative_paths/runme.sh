@@ -2,6 +2,8 @@
 # The session keeper keeps agents handed to it by runs from different directories, each with a CA path
 # relative to its own directory: paths reach the keeper absolute, and one bad keep request would not stop it.
 set -euo pipefail
+# Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
+export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml
 url=$(sed -n 's/^cc_gateway_url: //p' "$config")
 ca=$(sed -n 's/^cc_gateway_ca: //p' "$config")

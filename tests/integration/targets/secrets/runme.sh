@@ -3,6 +3,8 @@
 # The tasks run on the controller (the action plugins). A module shipped to a remote host is another matter
 # under ANSIBLE_DEBUG: ansible-core's own debug line prints the arguments of every module it ships.
 set -euo pipefail
+# Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
+export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml
 CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
 CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
