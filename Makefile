@@ -5,8 +5,8 @@
 # controller. VENV: .venv for the default python3, .venv-pyX.Y for any other PYTHON, so each interpreter keeps
 # its own; a venv is made again when its requirements or its interpreter's version change. ansible-test runs
 # with --python of the venv's interpreter.
-# Tests and tools run with HOME inside the checkout (.work/home, scripts/work-home.sh): nothing is written into
-# the user's own home.
+# Tests and tools run with HOME and TMPDIR inside the checkout (.work/home, scripts/work-home.sh): nothing is
+# written into the user's own home or /tmp.
 PYTHON ?= python3
 PYTHON_EXE := $(shell $(CURDIR)/scripts/find-python.sh $(PYTHON))
 PYTHON_INFO := $(if $(PYTHON_EXE),$(shell "$(PYTHON_EXE)" -c 'import sys; v = sys.version_info; print("%d.%d" % v[:2], "ok" if v >= (3, 11) else "old")'))

@@ -10,8 +10,9 @@ short_description: Read the gateway events the session keeper saw for an agent, 
 version_added: 1.0.0
 description:
   - Returns the CC-Gateway events (C(AgentOther_PhoneAlerting), C(AgentMediaEvent_Record), ...) that the
-    session keeper received for an agent kept with M(cec.cc_gateway.cc_gateway_session) and O(ignore:keepalive=true),
-    optionally filtered by type, and can wait for an event of a given type.
+    session keeper received for an agent kept with M(cec.cc_gateway.cc_gateway_session) and
+    O(cec.cc_gateway.cc_gateway_session#module:keepalive=true), optionally filtered by type, and can wait for an
+    event of a given type.
   - It reads what the keeper recorded (the last 500 events per agent) and sends nothing to the gateway, since
     an agent's events can be polled by one client only, and the keeper is that client. Of the connection
     options only O(gateway_url) is used, to find the agent.
@@ -56,7 +57,7 @@ options:
     description:
       - Directory of the session store, as given to M(cec.cc_gateway.cc_gateway_session).
       - If not set, the value of the E(CC_GATEWAY_SESSION_DIR) environment variable is used, and without it
-        C(~/.cache/cec.cc_gateway/sessions).
+        C(~/.cache/cec.cc_gateway/sessions) (or below E(XDG_CACHE_HOME)).
     type: path
   event_type:
     description: Return only events of these types, for example V(AgentOther_PhoneAlerting).
