@@ -190,7 +190,7 @@ def _field_parts(error: Any) -> list[str]:
 
 
 # A URL's user:password@ (a gateway_url given with credentials) is not echoed back.
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
 
 
 def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: dict[str, str]) -> str:

@@ -70,6 +70,13 @@ def check_directory(directory: str, repair: bool) -> None:
                 "it must be 0700 (chmod 700 it, or point session_dir at a directory of its own)."
             )
         os.chmod(directory, 0o700)
+        # Whatever another user could drop in before the chmod must not be taken for the store's own.
+        for name in os.listdir(directory):
+            if os.lstat(os.path.join(directory, name)).st_uid != os.geteuid():
+                raise SessionStoreError(
+                    f"Session directory {directory} holds {name}, which belongs to another user; refusing to "
+                    "keep GUIDs there."
+                )
 
 
 def write_file(path: str, content: Any, text: bool = False) -> None:

@@ -112,11 +112,18 @@ class Route:
 
     @property
     def proxy_shown(self) -> str | None:
-        """The proxy for messages and logs: a proxy URL's user and password are left out."""
-        return without_credentials(self.proxy) if self.proxy else None
+        """The proxy for messages and logs: its user and password left out, with or without a scheme."""
+        proxy = self.proxy
+        if not proxy:
+            return None
+        credentials, at, host = proxy.rpartition("@")
+        if not at:
+            return proxy
+        scheme = credentials.split("://", 1)[0] + "://" if "://" in credentials else ""
+        return f"{scheme}***@{host}"
 
 
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
 
 
 def without_credentials(text: str) -> str:

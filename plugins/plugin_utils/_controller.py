@@ -55,6 +55,10 @@ class ControllerAction(ActionBase):
         validation, params = self.validate_argument_spec(
             argument_spec=self.ARGUMENT_SPEC, **self.SPEC_OPTIONS
         )
+        no_log_values = getattr(validation, "_no_log_values", None)
+        if no_log_values is None:
+            # ansible-core keeps these on its ValidationResult; without them nothing could be masked.
+            raise AnsibleActionFail("This ansible-core gives no no_log values to mask; nothing was sent.")
         missing = self.missing_libraries()
         if missing:
             raise AnsibleActionFail(
@@ -62,7 +66,7 @@ class ControllerAction(ActionBase):
                 "(pip install -r requirements.txt of cec.cc_gateway)."
             )
         outcome = self.run_here(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
-        result.update(module_result(outcome, params, validation))
+        result.update(module_result(outcome, params, no_log_values))
         return result
 
     def missing_libraries(self) -> str | None:
@@ -79,13 +83,9 @@ class ControllerAction(ActionBase):
         raise NotImplementedError
 
 
-def module_result(outcome: dict[str, Any], params: dict[str, Any], validation: Any) -> dict[str, Any]:
+def module_result(outcome: dict[str, Any], params: dict[str, Any], no_log_values: set[str]) -> dict[str, Any]:
     """What the shipped module returns for the same outcome: AnsibleModule adds the invocation and masks the
     values of no_log options wherever they appear in the result."""
-    no_log_values = getattr(validation, "_no_log_values", None)
-    if no_log_values is None:
-        # ansible-core keeps these on its ValidationResult; without them nothing could be masked, so say so.
-        raise AnsibleActionFail("This ansible-core gives no no_log values to mask; the result is withheld.")
     outcome = dict(outcome)
     outcome.setdefault("invocation", {"module_args": params})
     return remove_values(outcome, no_log_values)

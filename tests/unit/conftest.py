@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import tempfile
 
-OUTPUT_TMP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output", ".tmp", "unit-tmp")
+OUTPUT_TMP = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output", ".tmp", "unit-tmp"
+)
 
 
 def pytest_configure(config):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport a
 from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
     SessionStore,
+    SessionStoreError,
     read_json,
     write_file,
 )
@@ -280,6 +282,24 @@ def test_probes_never_make_a_keeper_look_alive(store, process):
     for thread in threads:
         thread.join()
     assert not any(seen)
+
+
+def test_without_aiohttp_no_keeper_is_started_and_the_reason_is_named(store, process, monkeypatch):
+    monkeypatch.setattr(process_module, "aiohttp_missing", lambda: "No module named 'aiohttp'")
+    with pytest.raises(SessionStoreError) as caught:
+        process.ensure_running(wait=1.0)
+    assert "needs the Python library aiohttp" in str(caught.value)
+    assert not process.status(wait_for_start=0).running
+    assert not os.path.exists(store.path(process_module.LOG_FILE))
+
+
+def test_the_keeper_imports_only_the_modules_copied_for_it():
+    """The keeper runs from a copy of KEEPER_MODULES; anything else it imported would come from elsewhere."""
+    pattern = re.compile(r"plugins\.module_utils(?:\._|\s+import\s+_)(\w+)")
+    copied = {name.lstrip("_") for name in process_module.KEEPER_MODULES}
+    for name in process_module.KEEPER_MODULES:
+        source = process_module._source(name).decode("utf-8")
+        assert {imported for imported in pattern.findall(source)} <= copied, name
 
 
 def test_the_keeper_refuses_a_store_open_to_others(store, tmp_path):

@@ -330,3 +330,20 @@ def test_the_client_says_what_failed_and_whether_the_gateway_may_have_it(certs):
     assert str(caught.value).startswith(
         f"The TLS handshake with https://127.0.0.1:{server.port} was broken off"
     )
+
+
+@pytest.mark.parametrize(
+    ("proxy", "shown"),
+    [
+        ("http://campaign:Pw-1@proxy:3128", "http://***@proxy:3128"),
+        ("http://campaign:P@ss-1@proxy:3128", "http://***@proxy:3128"),
+        ("campaign:Pw-1@proxy:3128", "***@proxy:3128"),
+        ("http://proxy:3128", "http://proxy:3128"),
+    ],
+)
+def test_a_proxy_is_shown_without_its_credentials(proxy, shown):
+    route = transport.Route("https://gw:8043", (("https", proxy),))
+    assert route.proxy == proxy
+    assert route.proxy_shown == shown
+    if "://" in proxy:
+        assert "Pw-1" not in transport.without_credentials(f"through {proxy} to https://gw:8043")
