@@ -299,7 +299,7 @@ def test_the_keeper_imports_only_the_modules_copied_for_it():
     copied = {name.lstrip("_") for name in process_module.KEEPER_MODULES}
     for name in process_module.KEEPER_MODULES:
         source = process_module._source(name).decode("utf-8")
-        assert {imported for imported in pattern.findall(source)} <= copied, name
+        assert set(pattern.findall(source)) <= copied, name
 
 
 def test_the_keeper_refuses_a_store_open_to_others(store, tmp_path):
