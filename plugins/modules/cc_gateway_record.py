@@ -54,7 +54,7 @@ attributes:
     support: full
     details:
       - An C(async) task is always shipped to the host and run there in the background by C(async_wrapper),
-        with C(poll) or with C(poll=0) and M(ansible.builtin.async_status).
+        with C(poll) or with C(poll=0) and C(ansible.builtin.async_status).
   bypass_host_loop:
     support: none
   check_mode:
