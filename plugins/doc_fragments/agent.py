@@ -46,8 +46,8 @@ options:
     description:
       - Directory of the session store on the host that runs the task, where GUIDs of sessions the
         module signed in and the recording tasks it started are kept, so later tasks reuse them.
-      - Created with owner-only permissions; an existing directory that group or others have access to is made owner-only when
-        it is empty and refused when it holds other files.
+      - Created with owner-only permissions; an existing directory that group or others have access to is made
+        owner-only when it is empty and refused when it holds other files.
       - If not set, the value of the E(CC_GATEWAY_SESSION_DIR) environment variable is used, and without it
         C(~/.cache/cec.cc_gateway/sessions) (or below E(XDG_CACHE_HOME)).
     type: path

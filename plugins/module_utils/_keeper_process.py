@@ -50,12 +50,6 @@ KEEPER_MODULES = (
     "_retcodes",
     "_session_store",
 )
-LOCK_FILE = KEEPER_LOCK_FILE
-START_LOCK_FILE = KEEPER_START_LOCK_FILE
-STATUS_FILE = KEEPER_STATUS_FILE
-STOP_FILE = KEEPER_STOP_FILE
-LOG_FILE = KEEPER_LOG_FILE
-LEGACY_PID_FILE = KEEPER_LEGACY_PID_FILE
 HEARTBEAT_STALE = 30.0
 
 
@@ -109,12 +103,12 @@ class KeeperProcess:
 
     @property
     def log_path(self) -> str:
-        return self.store.path(LOG_FILE)
+        return self.store.path(KEEPER_LOG_FILE)
 
     def _lock_held(self) -> bool:
         """Whether a keeper holds keeper.lock (a shared probe never conflicts with another probe)."""
         try:
-            fd = os.open(self.store.path(LOCK_FILE), os.O_RDONLY)
+            fd = os.open(self.store.path(KEEPER_LOCK_FILE), os.O_RDONLY)
         except FileNotFoundError:
             return False
         try:
@@ -135,12 +129,12 @@ class KeeperProcess:
         while True:
             if not self._lock_held():
                 return KeeperStatus(False)
-            data = read_json(self.store.path(STATUS_FILE))
+            data = read_json(self.store.path(KEEPER_STATUS_FILE))
             if data and isinstance(data.get("pid"), int):
                 beat = data.get("heartbeat_at")
                 age = time.time() - beat if isinstance(beat, (int, float)) else None
                 return KeeperStatus(True, data["pid"], data.get("version"), age)
-            legacy = read_json(self.store.path(LEGACY_PID_FILE))
+            legacy = read_json(self.store.path(KEEPER_LEGACY_PID_FILE))
             if legacy and isinstance(legacy.get("pid"), int):
                 return KeeperStatus(True, legacy["pid"], "1.0.0")
             if time.monotonic() >= deadline:
@@ -151,7 +145,7 @@ class KeeperProcess:
     def _start_lock(self) -> Iterator[None]:
         """Starting, stopping and the keeper's own idle exit take turns (see the keeper's idle exit)."""
         self.store.ensure_directory()
-        fd = os.open(self.store.path(START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = os.open(self.store.path(KEEPER_START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -196,7 +190,7 @@ class KeeperProcess:
         with self._start_lock():
             if not self.status(wait_for_start=0).running:
                 return True
-            stop_path = self.store.path(STOP_FILE)
+            stop_path = self.store.path(KEEPER_STOP_FILE)
             write_file(stop_path, {"requested_at": time.time()})
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
@@ -238,7 +232,7 @@ class KeeperProcess:
     def _spawn(self, version: str, sources: dict[str, bytes], wait: float) -> int:
         root = self._install(version, sources)
         # What a dead keeper left must not pass for the new one's status.
-        for leftover in (STOP_FILE, STATUS_FILE, LEGACY_PID_FILE):
+        for leftover in (KEEPER_STOP_FILE, KEEPER_STATUS_FILE, KEEPER_LEGACY_PID_FILE):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.store.path(leftover))
         environment = {

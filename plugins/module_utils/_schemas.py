@@ -7,8 +7,9 @@ docs/schemas/cc_gateway.schema.json holds the same schemas for readers; a unit t
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import without_credentials
 
 try:
     from jsonschema import Draft202012Validator
@@ -189,17 +190,14 @@ def _field_parts(error: Any) -> list[str]:
     return parts
 
 
-# A URL's user:password@ (a gateway_url given with credentials) is not echoed back.
-_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
-
-
 def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: dict[str, str]) -> str:
     parts = _field_parts(error)
     name = ".".join(parts) if parts else "(document)"
     field = names.get(name) or f"{prefix}{name}"
     secret = bool(parts) and parts[-1] in secret_fields
     value = error.instance
-    shown = "the value given" if secret else _CREDENTIALS.sub("***@", repr(value))
+    # A URL's user:password@ (a gateway_url given with credentials) is not echoed back either.
+    shown = "the value given" if secret else without_credentials(repr(value))
     rule = error.validator_value
     if error.validator == "maxLength":
         return f"{field}: {shown} is {len(value)} characters long, more than the maximum of {rule}"

@@ -41,18 +41,6 @@ extends_documentation_fragment:
   - cec.cc_gateway.agent
   - cec.cc_gateway.attributes
 attributes:
-  action:
-    support: full
-    details:
-      - On the controller (the task's host is the controller, without C(become)) the action plugin runs the task
-        itself; otherwise it ships the module to the host.
-  async:
-    support: full
-    details:
-      - An C(async) task is always shipped to the host and run there in the background by C(async_wrapper),
-        with C(poll) or with C(poll=0) and C(ansible.builtin.async_status).
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details:

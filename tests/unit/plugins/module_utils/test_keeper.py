@@ -19,6 +19,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper_proc
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
 from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+    KEEPER_LOG_FILE,
     SessionStore,
     SessionStoreError,
     read_json,
@@ -290,7 +291,7 @@ def test_without_aiohttp_no_keeper_is_started_and_the_reason_is_named(store, pro
         process.ensure_running(wait=1.0)
     assert "needs the Python library aiohttp" in str(caught.value)
     assert not process.status(wait_for_start=0).running
-    assert not os.path.exists(store.path(process_module.LOG_FILE))
+    assert not os.path.exists(store.path(KEEPER_LOG_FILE))
 
 
 def test_the_keeper_imports_only_the_modules_copied_for_it():
