@@ -19,11 +19,16 @@ It imports nothing of Ansible: the keeper runs it as plain Python.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import heapq
 import http.cookiejar
 import os
 import re
+import socket
 import ssl
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Tuple, Union  # noqa: UP035 - Tuple: evaluated at import on Python 3.8 hosts
@@ -172,11 +177,99 @@ def _mark_connecting(connecting: bool) -> None:
     _STAGE.connecting = connecting
 
 
+# -- the deadline of a whole answer: requests' timeout bounds each socket operation, so an answer that trickles
+# in a byte at a time never times out. One watchdog thread per process ends the exchanges whose deadline passed
+# by shutting their socket down; the blocked read then fails and the exchange is reported as timed out.
+
+
+class _Exchange:
+    __slots__ = ("connection", "deadline", "done", "expired")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.connection: Any = None
+        self.done = False
+        self.expired = False
+
+
+class _Watchdog:
+    def __init__(self) -> None:
+        self._pending: list[tuple[float, int, _Exchange]] = []
+        self._count = 0
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float) -> _Exchange:
+        exchange = _Exchange(time.monotonic() + seconds)
+        with self._wake:
+            self._count += 1
+            heapq.heappush(self._pending, (exchange.deadline, self._count, exchange))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="cc_gateway-deadlines", daemon=True)
+                self._thread.start()
+            elif self._pending[0][2] is exchange:
+                self._wake.notify()
+        return exchange
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending and self._pending[0][2].done:
+                    heapq.heappop(self._pending)
+                if not self._pending:
+                    self._wake.wait(60)
+                    if not self._pending:
+                        self._thread = None
+                        return
+                    continue
+                wait = self._pending[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(min(wait, 60))
+                    continue
+                exchange = heapq.heappop(self._pending)[2]
+                # Under the lock: an exchange that finished meanwhile has handed its connection back to the
+                # pool, where another request may be using it now.
+                if not exchange.done:
+                    _expire(exchange)
+
+    def finish(self, exchange: _Exchange) -> None:
+        with self._wake:
+            exchange.done = True
+
+
+def _expire(exchange: _Exchange) -> None:
+    exchange.expired = True
+    sock = getattr(exchange.connection, "sock", None)
+    if sock is not None:
+        # socket.socket's own shutdown, also for a TLS socket: the reading thread's SSL object stays intact.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _DeadlinePassed(Exception):
+    """The exchange's deadline passed while connecting: the request is not sent."""
+
+
+def _attach(connection: Any) -> None:
+    exchange = getattr(_STAGE, "exchange", None)
+    if exchange is not None:
+        if exchange.expired:
+            raise _DeadlinePassed()
+        exchange.connection = connection
+
+
 class _NotingHTTPConnection(HTTPConnection):  # type: ignore[misc,valid-type]
     def connect(self) -> None:
         _mark_connecting(True)
         super().connect()
         _mark_connecting(False)
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        _attach(self)
+        return super().request(*args, **kwargs)
 
 
 class _NotingHTTPSConnection(HTTPSConnection):  # type: ignore[misc,valid-type]
@@ -184,6 +277,10 @@ class _NotingHTTPSConnection(HTTPSConnection):  # type: ignore[misc,valid-type]
         _mark_connecting(True)
         super().connect()
         _mark_connecting(False)
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        _attach(self)
+        return super().request(*args, **kwargs)
 
 
 class _NotingHTTPConnectionPool(HTTPConnectionPool):  # type: ignore[misc,valid-type]
@@ -291,7 +388,38 @@ class Transport:
         cookies: dict[str, str] | None = None,
         timeout: float | tuple[float, float] = 30.0,
     ) -> Answer:
-        """One exchange with the gateway; raises TransportFailure. path is relative to the base URL."""
+        """One exchange with the gateway; raises TransportFailure. path is relative to the base URL.
+
+        timeout: (connect, answer) seconds; each connection attempt is bounded by the first, sending the
+        request and reading the whole answer, to its last byte, by the second.
+        """
+        connect_timeout, answer_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        exchange = _STAGE.exchange = _WATCHDOG.watch(connect_timeout + answer_timeout)
+        try:
+            return self._exchange(method, path, headers, body, cookies, (connect_timeout, answer_timeout))
+        except _DeadlinePassed:
+            raise TransportFailure(
+                "connect_timeout", f"not connected within {connect_timeout + answer_timeout:g} s", False
+            ) from None
+        except TransportFailure as failure:
+            if exchange.expired and failure.kind in _CUT_SHORT:
+                raise TransportFailure(
+                    "read_timeout", f"no whole answer within {answer_timeout:g} s", request_sent=True
+                ) from None
+            raise
+        finally:
+            _WATCHDOG.finish(exchange)
+            _STAGE.exchange = None
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        cookies: dict[str, str] | None,
+        timeout: tuple[float, float],
+    ) -> Answer:
         route = self.route
         _mark_connecting(False)
         try:
@@ -328,7 +456,12 @@ class Transport:
         except Exception as exc:
             raise _classify(exc, route, answered=True) from None
         finally:
+            _WATCHDOG.finish(_STAGE.exchange)
             response.close()
+
+
+# What a connection shut down by the watchdog looks like to requests and urllib3.
+_CUT_SHORT = ("broken", "read_timeout", "tls", "connect")
 
 
 def _bounded_body(response: Any) -> bytes:
@@ -483,7 +616,7 @@ class AsyncTransport:
             except (OSError, ssl.SSLError, ValueError) as exc:
                 raise TransportFailure("tls_setup", str(exc), request_sent=False) from None
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ssl=self._tls if self._tls is not None else False),
+                connector=_connector_class()(limit=0, ssl=self._tls if self._tls is not None else False),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers=DEFAULT_HEADERS,
                 timeout=aiohttp.ClientTimeout(total=None),
@@ -507,7 +640,8 @@ class AsyncTransport:
         import aiohttp
 
         session = self._open()
-        limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout[0], sock_read=timeout[1])
+        # The whole exchange, connecting included, to the last byte of the answer.
+        limits = aiohttp.ClientTimeout(total=timeout[0] + timeout[1], sock_connect=timeout[0])
         try:
             async with session.request(
                 method,
@@ -518,12 +652,7 @@ class AsyncTransport:
                 timeout=limits,
                 allow_redirects=False,
             ) as response:
-                length = response.headers.get("Content-Length", "")
-                if length.isdigit() and int(length) > MAX_BODY:
-                    raise TransportFailure("too_large", f"the answer announces {int(length)} bytes", True)
-                body = await response.content.read(MAX_BODY + 1)
-                if len(body) > MAX_BODY:
-                    raise TransportFailure("too_large", f"the answer is longer than {MAX_BODY} bytes", True)
+                body = await _whole_body(response)
                 return Answer(
                     status=response.status,
                     reason=response.reason or "",
@@ -535,6 +664,52 @@ class AsyncTransport:
             raise
         except Exception as exc:  # classified below; anything unexpected is re-raised there
             raise _classify_async(exc) from None
+
+
+async def _whole_body(response: Any) -> bytes:
+    """Every byte of the answer, however many segments or chunks it came in, up to MAX_BODY.
+
+    (content.read(n) would return only what has arrived so far.)"""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise TransportFailure("too_large", f"the answer announces {int(length)} bytes", True)
+    chunks = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TransportFailure("too_large", f"the answer is longer than {MAX_BODY} bytes", True)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@functools.lru_cache(maxsize=1)
+def _connector_class() -> Any:
+    """aiohttp's TCPConnector that never reuses a kept-alive connection on which bytes arrived unasked.
+
+    aiohttp keeps what arrives on an idle pooled connection and parses it as the answer to the next request
+    sent on it (urllib3 drops such a connection); a stray answer would then pass for the gateway's."""
+    import aiohttp
+
+    class DiscardingConnector(aiohttp.TCPConnector):  # type: ignore[misc]
+        async def connect(self, req: Any, *args: Any, **kwargs: Any) -> Any:
+            self._discard_unasked(req.connection_key)
+            return await super().connect(req, *args, **kwargs)
+
+        def _discard_unasked(self, key: Any) -> None:
+            idle = self._conns.get(key)
+            if not idle:
+                return
+            for entry in list(idle):
+                protocol = entry[0]
+                # should_close: it holds unread bytes (or is otherwise not reusable)
+                if protocol.should_close:
+                    idle.remove(entry)
+                    protocol.close()
+            if not idle:
+                del self._conns[key]
+
+    return DiscardingConnector
 
 
 def _classify_async(exc: BaseException) -> TransportFailure:

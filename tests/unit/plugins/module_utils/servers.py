@@ -23,6 +23,34 @@ HANG = "read the request, never answer"
 DROP = "close the idle connection after the previous answer"
 
 
+class Pieces:
+    """An answer written in several writes (each its own TCP segment, or TLS record), delay seconds apart."""
+
+    def __init__(self, answer: bytes, count: int = 2, delay: float = 0.02, cuts: tuple[int, ...] = ()) -> None:
+        size = -(-len(answer) // count)
+        bounds = [0, *cuts, len(answer)] if cuts else list(range(0, len(answer), size)) + [len(answer)]
+        self.parts = [answer[start:end] for start, end in zip(bounds, bounds[1:]) if end > start]
+        self.delay = delay
+
+
+class Stray:
+    """An answer, then, delay seconds later on the same idle kept-alive connection, bytes nobody asked for."""
+
+    def __init__(self, answer: bytes, stray: bytes, delay: float = 0.05) -> None:
+        self.answer = answer
+        self.stray = stray
+        self.delay = delay
+
+
+class Slow:
+    """An answer written one byte every interval seconds (for at most limit seconds, then the connection closes)."""
+
+    def __init__(self, answer: bytes, interval: float = 0.5, limit: float = 10.0) -> None:
+        self.answer = answer
+        self.interval = interval
+        self.limit = limit
+
+
 def reply(body: bytes = b"", status: str = "200 OK", headers: tuple[str, ...] | list[str] = ()) -> bytes:
     head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *headers]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
@@ -61,6 +89,7 @@ class Server:
         self.port = self.listener.getsockname()[1]
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
         self.connections: list[socket.socket] = []
+        self.strays = 0
 
     @property
     def url(self) -> str:
@@ -114,10 +143,34 @@ class Server:
             if answer is HANG:
                 self.stopping.wait(5)
                 return
-            conn.sendall(answer)
+            if not self.send(conn, answer):
+                return
             if self.answers and self.answers[0] is DROP:
                 self.answers.popleft()
                 return
+
+
+    def send(self, conn: socket.socket, answer: Any) -> bool:
+        """Write one scripted answer; False when the connection is to end."""
+        if isinstance(answer, Pieces):
+            for part in answer.parts:
+                conn.sendall(part)
+                time.sleep(answer.delay)
+        elif isinstance(answer, Stray):
+            conn.sendall(answer.answer)
+            time.sleep(answer.delay)
+            conn.sendall(answer.stray)
+            self.strays += 1
+        elif isinstance(answer, Slow):
+            deadline = time.monotonic() + answer.limit
+            for index in range(len(answer.answer)):
+                if time.monotonic() > deadline or self.stopping.is_set():
+                    return False
+                conn.sendall(answer.answer[index : index + 1])
+                time.sleep(answer.interval)
+        else:
+            conn.sendall(answer)
+        return True
 
 
 class HandshakeBreaker(Server):
