@@ -6,19 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import event_info_spec
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._events import event_info
-from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import (
+    ONE_AGENT_OR_MANY,
+    event_info_spec,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._events import STORE_ERRORS, event_info
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import ControllerAction
 
 
 class ActionModule(ControllerAction):
     MODULE = "cec.cc_gateway.cc_gateway_event_info"
     ARGUMENT_SPEC = event_info_spec()
+    SPEC_OPTIONS = ONE_AGENT_OR_MANY
 
     def run_here(self, params: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:
         try:
             return event_info(params)
-        except (GatewayError, SchemaViolation) as exc:
+        except STORE_ERRORS as exc:
             return {"failed": True, "changed": False, "msg": str(exc), "agent_id": params["agent_id"]}

@@ -18,6 +18,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process imp
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
 
 EVENT_POLL_INTERVAL = 0.1
+# keepalive_lease when a task does not say (cc_gateway_session's default): an hour without any task for the
+# agent, and the keeper stops its recording and signs it out.
+DEFAULT_LEASE = 3600.0
 # How long a request refused for a stale GUID waits for the keeper to learn the gateway's newer one.
 FRESH_GUID_WAIT = 3.0
 
@@ -61,6 +64,8 @@ class AgentSession:
         self.keeper_died = False
         self.keeper = keeper or KeeperProcess(store)
         self.kept_by_keeper = False
+        # keepalive_lease of the task (cc_gateway_session); None: the agent's earlier keep request's, or the default
+        self.lease: float | None = None
         self.warnings: list[str] = []
 
     # -- where the session comes from
@@ -79,6 +84,17 @@ class AgentSession:
             self._stored = {}
         elif self.store.keep_requested(self.gateway_url, self.agent_id):
             kept = self.store.kept(self.gateway_url, self.agent_id) or {}
+            generation = self.store.keep_generation(self.gateway_url, self.agent_id)
+            current = kept.get("generation") == generation
+            if current and kept.get("alive") is False:
+                # The keeper saw the session end (signed out, or its lease ran out): whatever the keeper does now.
+                self.kept_by_keeper = True
+                self.lost_reason = kept.get("reason") or "the keeper lost the session"
+                stored = {}
+                self.session = stored
+                self.client.guid = None
+                return
+            self.store.renew_keep(self.gateway_url, self.agent_id)
             gone = keeper_gone(self.store, self.keeper)
             if gone:
                 if keeper_must_run:
@@ -96,15 +112,9 @@ class AgentSession:
                 # Only the keeper polls a kept agent's events (whoever polls consumes them), even before it
                 # has reported on the newest keep request; until then the stored session is the one it keeps.
                 self.kept_by_keeper = True
-                current = kept.get("generation") == self.store.keep_generation(
-                    self.gateway_url, self.agent_id
-                )
                 if current and kept.get("alive") and kept.get("guid"):
                     stored["guid"] = kept["guid"]
                     self.kept = kept
-                elif current and not kept.get("alive"):
-                    self.lost_reason = kept.get("reason") or "the keeper lost the session"
-                    stored = {}
         self.session = stored
         self.client.guid = stored.get("guid")
         self.client.import_cookies(stored.get("cookies", []))
@@ -159,9 +169,10 @@ class AgentSession:
             self.keep()
             self.kept_by_keeper = True
 
-    def alive(self) -> bool:
-        """Whether the held GUID still opens the agent's session (the keeper vouches for kept ones)."""
-        if self.kept is not None:
+    def alive(self, ask_gateway: bool = False) -> bool:
+        """Whether the held GUID still opens the agent's session (the keeper vouches for kept ones, unless
+        ask_gateway: after the gateway refused the GUID, only the gateway can say)."""
+        if self.kept is not None and not ask_gateway:
             return True
         try:
             self.client.agent_status()
@@ -183,11 +194,15 @@ class AgentSession:
 
     def keep(self) -> int:
         """Hand the (persisted) session to the keeper, starting the keeper if needed; return its PID."""
+        lease = self.lease
+        if lease is None:
+            lease = (self.store.keep_request(self.gateway_url, self.agent_id) or {}).get("lease", DEFAULT_LEASE)
         connection = {
             # The route as requests resolved it for this task (proxy, CA bundle, client certificate, with
             # absolute paths): the keeper uses it as it is, whatever its own environment or directory.
             "route": self.client.route.as_dict(),
             "timeout": self.client.settings.timeout,
+            "lease": lease,
         }
         self.store.request_keep(self.gateway_url, self.agent_id, connection)
         pid, note = self.keeper.ensure_running()

@@ -78,6 +78,7 @@ def session_spec() -> dict[str, Any]:
     spec.update(AGENT)
     spec["state"] = {"type": "str", "choices": ["present", "absent"], "default": "present"}
     spec["keepalive"] = {"type": "bool", "default": False}
+    spec["keepalive_lease"] = {"type": "float"}
     spec["return_guid"] = {"type": "bool", "default": False}
     spec["agents"] = {"type": "list", "elements": "dict", "options": dict(BATCH_AGENT_OPTIONS)}
     return spec
@@ -89,7 +90,11 @@ def event_info_spec() -> dict[str, Any]:
     spec.update(CONNECTION)
     # The agent options too, unused but accepted, so that defaults set for the whole group apply here.
     spec.update(AGENT)
-    spec["agent_id"] = {"type": "int", "required": True}
+    spec["agents"] = {
+        "type": "list",
+        "elements": "dict",
+        "options": {"agent_id": {"type": "int", "required": True}},
+    }
     spec["event_type"] = {"type": "list", "elements": "str"}
     spec["since"] = {"type": "int"}
     spec["wait_for"] = {"type": "str"}

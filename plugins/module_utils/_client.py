@@ -350,21 +350,33 @@ class GatewayClient:
         envelope = self.call("GET", f"agentevent/{self.agent_id}", "poll_events", hold=EVENT_POLL_HOLD)
         return self._event_of(envelope)
 
-    async def poll_event_async(self, keeper_transport: transport.AsyncTransport) -> dict[str, Any] | None:
-        """poll_event through the keeper's asynchronous transport."""
-        path = f"agentevent/{self.agent_id}"
+    async def call_async(
+        self,
+        keeper_transport: transport.AsyncTransport,
+        method: str,
+        path: str,
+        operation: str,
+        hold: float = 0.0,
+    ) -> dict[str, Any]:
+        """call, without a body, through the keeper's asynchronous transport."""
         timeout = self.settings.timeout
         try:
             answer = await keeper_transport.request(
-                "GET",
+                method,
                 API_ROOT + path,
                 self._headers(authenticated=True),
                 cookies=self.cookies,
-                timeout=(timeout, timeout + EVENT_POLL_HOLD),
+                timeout=(timeout, timeout + hold),
             )
         except TransportFailure as exc:
-            raise self._failure(exc, "GET", path) from None
-        return self._event_of(self._envelope(answer, "GET", path, "poll_events"))
+            raise self._failure(exc, method, path) from None
+        return self._envelope(answer, method, path, operation)
+
+    async def poll_event_async(self, keeper_transport: transport.AsyncTransport) -> dict[str, Any] | None:
+        """poll_event through the keeper's asynchronous transport."""
+        path = f"agentevent/{self.agent_id}"
+        envelope = await self.call_async(keeper_transport, "GET", path, "poll_events", hold=EVENT_POLL_HOLD)
+        return self._event_of(envelope)
 
     def _event_of(self, envelope: dict[str, Any]) -> dict[str, Any] | None:
         event = self._checked(envelope, schemas.EVENT_RESPONSE, "poll_events").get("event")

@@ -1,6 +1,6 @@
 # Copyright: cec.cc_gateway contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What cc_gateway_event_info means: the events the session keeper saw for an agent, optionally awaited."""
+"""What cc_gateway_event_info means: the events the session keeper saw for agents, optionally awaited."""
 
 from __future__ import annotations
 
@@ -11,57 +11,133 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import keeper_gone
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+    SessionStore,
+    SessionStoreError,
+)
 
 READ_INTERVAL = 0.1
+# How many failed agents a batch's msg names.
+NAMED_FAILURES = 20
 
 
 def event_info(params: dict[str, Any]) -> dict[str, Any]:
-    """Read (and wait for) a kept agent's events; raise GatewayError when that cannot be done."""
-    agent_id = params["agent_id"]
-    schemas.check({"agent_id": agent_id}, schemas.AGENT_ARGUMENTS)
+    """Read (and wait for) kept agents' events: the task's agent_id, or each entry of agents.
+
+    Raises GatewayError, SessionStoreError or SchemaViolation when nothing can be read at all; one agent's
+    problem in a batch is that agent's result."""
+    batch = params.get("agents") is not None
+    agent_ids = [entry["agent_id"] for entry in params["agents"]] if batch else [params["agent_id"]]
+    for index, agent_id in enumerate(agent_ids):
+        try:
+            schemas.check({"agent_id": agent_id}, schemas.AGENT_ARGUMENTS)
+        except schemas.SchemaViolation as exc:
+            raise schemas.SchemaViolation(f"agents[{index}]: {exc}" if batch else str(exc)) from None
     schemas.check(
         {"gateway_url": params["gateway_url"], "timeout": params["timeout"]}, schemas.CONNECTION_ARGUMENTS
     )
-    gateway_url = params["gateway_url"]
-    store = SessionStore(params.get("session_dir"))
-    if not store.keep_requested(gateway_url, agent_id):
-        raise GatewayError(
-            f"Agent {agent_id} is not kept by the session keeper, so nobody records its events. Sign it in with "
-            "cec.cc_gateway.cc_gateway_session and keepalive: true first."
+    reader = KeptEvents(params)
+    if not batch:
+        return reader.results(agent_ids)[0]
+    results = reader.results(agent_ids)
+    failed = [result for result in results if result["failed"]]
+    summary: dict[str, Any] = {"changed": False, "results": results}
+    if failed:
+        named = "; ".join(
+            f"agent {result['agent_id']}: {result['msg']}" for result in failed[:NAMED_FAILURES]
         )
-    wanted_types = set(params.get("event_type") or [])
-    wait_for = params.get("wait_for")
-    since = params.get("since") or 0
-    deadline = time.monotonic() + (params.get("wait_timeout") or 0)
-    keeper = KeeperProcess(store)
-    while True:
-        gone = keeper_gone(store, keeper)
+        more = f" (and {len(failed) - NAMED_FAILURES} more)" if len(failed) > NAMED_FAILURES else ""
+        summary.update(failed=True, msg=f"{len(failed)} of {len(results)} agents failed: {named}{more}")
+    else:
+        summary["msg"] = f"{len(results)} agents read" if results else "0 agents: nothing to read"
+    return summary
+
+
+class KeptEvents:
+    """Reads what the keeper of one session store wrote about kept agents; sends nothing to the gateway."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.gateway_url = params["gateway_url"]
+        self.store = SessionStore(params.get("session_dir"))
+        self.keeper = KeeperProcess(self.store)
+        self.wanted_types = set(params.get("event_type") or [])
+        self.wait_for = params.get("wait_for")
+        self.since = params.get("since") or 0
+        self.wait_timeout = params.get("wait_timeout") or 0
+
+    def results(self, agent_ids: list[int]) -> list[dict[str, Any]]:
+        """One result per agent, in order; waits for wait_for until every agent has it or wait_timeout passed."""
+        if not agent_ids:
+            return []
+        outcome: dict[int, dict[str, Any]] = {}
+        if not self.store.check_readable():
+            for agent_id in agent_ids:
+                outcome[agent_id] = self._not_kept(agent_id)
+        pending = [agent_id for agent_id in agent_ids if agent_id not in outcome]
+        deadline = time.monotonic() + self.wait_timeout
+        while pending:
+            kept = [agent_id for agent_id in pending if self.store.keep_requested(self.gateway_url, agent_id)]
+            if kept:
+                self._keeper_counted_on(kept)
+            for agent_id in list(pending):
+                result = self._read(agent_id, final=time.monotonic() >= deadline)
+                if result is not None:
+                    outcome[agent_id] = result
+                    pending.remove(agent_id)
+            if pending:
+                time.sleep(READ_INTERVAL)
+        return [outcome[agent_id] for agent_id in agent_ids]
+
+    def _keeper_counted_on(self, agent_ids: list[int]) -> None:
+        gone = keeper_gone(self.store, self.keeper)
         if gone:
-            raise GatewayError(
-                f"The session keeper of {store.directory} cannot be counted on: {gone} (see {keeper.log_path}), "
-                f"so agent {agent_id}'s events are no longer followed."
+            shown = ", ".join(str(agent_id) for agent_id in agent_ids[:10]) + (
+                " ..." if len(agent_ids) > 10 else ""
             )
-        kept = store.kept(gateway_url, agent_id) or {}
-        events = [event for event in kept.get("events", []) if event.get("received_at", 0) >= since]
-        awaited = [event for event in events if event.get("event_type") == wait_for] if wait_for else []
-        if not wait_for or awaited or time.monotonic() >= deadline:
-            break
-        time.sleep(READ_INTERVAL)
-    if wait_for and not awaited:
-        raise GatewayError(
-            f"No {wait_for} event for agent {agent_id} within wait_timeout={params.get('wait_timeout'):g} s "
-            f"({len(events)} other events seen)."
+            raise GatewayError(
+                f"The session keeper of {self.store.directory} cannot be counted on: {gone} (see "
+                f"{self.keeper.log_path}), so the events of agent {shown} are no longer followed."
+            )
+
+    def _not_kept(self, agent_id: int) -> dict[str, Any]:
+        return failure(
+            agent_id,
+            f"Agent {agent_id} is not kept by the session keeper, so nobody records its events. Sign it in with "
+            "cec.cc_gateway.cc_gateway_session and keepalive: true first.",
         )
-    if wanted_types:
-        events = [event for event in events if event.get("event_type") in wanted_types]
-    return {
-        "changed": False,
-        "agent_id": agent_id,
-        "events": events,
-        "session_alive": bool(kept.get("alive")),
-        "session_end_reason": None if kept.get("alive") else kept.get("reason"),
-        # Alive but the keeper's last polls failed: the gateway signs the agent out after 2 minutes of that.
-        "session_problem": kept.get("reason") if kept.get("alive") and kept.get("healthy") is False else None,
-        "recording": kept.get("recording"),
-    }
+
+    def _read(self, agent_id: int, final: bool) -> dict[str, Any] | None:
+        """The agent's result, or None while wait_for has not come and the wait is not over."""
+        if not self.store.keep_requested(self.gateway_url, agent_id):
+            return self._not_kept(agent_id)
+        kept = self.store.kept(self.gateway_url, agent_id) or {}
+        events = [event for event in kept.get("events", []) if event.get("received_at", 0) >= self.since]
+        if self.wait_for and not any(event.get("event_type") == self.wait_for for event in events):
+            if not final:
+                return None
+            return failure(
+                agent_id,
+                f"No {self.wait_for} event for agent {agent_id} within wait_timeout={self.wait_timeout:g} s "
+                f"({len(events)} other events seen).",
+            )
+        if self.wanted_types:
+            events = [event for event in events if event.get("event_type") in self.wanted_types]
+        alive = bool(kept.get("alive"))
+        return {
+            "changed": False,
+            "failed": False,
+            "agent_id": agent_id,
+            "events": events,
+            "session_alive": alive,
+            "session_end_reason": None if alive else kept.get("reason"),
+            # Alive but the keeper's last polls failed: the gateway signs the agent out after 2 minutes of that.
+            "session_problem": kept.get("reason") if alive and kept.get("healthy") is False else None,
+            "recording": kept.get("recording"),
+        }
+
+
+def failure(agent_id: int, message: str) -> dict[str, Any]:
+    return {"changed": False, "failed": True, "agent_id": agent_id, "msg": message}
+
+
+STORE_ERRORS = (GatewayError, SessionStoreError, schemas.SchemaViolation)

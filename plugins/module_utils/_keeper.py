@@ -35,6 +35,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import sys
 import threading
 import time
@@ -58,7 +59,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
     KEPT_SUFFIX,
     SessionStoreError,
     check_directory,
+    open_directory,
     read_json,
+    sane_guid,
     write_file,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import (
@@ -81,11 +84,22 @@ RECORD_STARTED = "AgentMediaEvent_Record"
 RECORD_FAILED = "AgentMediaEvent_Record_Fail"
 RECORD_STOPPED = "AgentMediaEvent_StopRecordDone"
 SESSION_ENDED = "AgentOther_ShutdownService"
+# Answers to the lease's stop and sign-out that mean there was nothing to end.
+NOTHING_TO_STOP = frozenset({"100-007"})
+ALREADY_SIGNED_OUT = frozenset({"100-006", "100-008"})
 
 
 def log(text: str) -> None:
     sys.stdout.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
     sys.stdout.flush()
+
+
+def exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def route_of(request: dict[str, Any]) -> Route:
@@ -104,7 +118,8 @@ class ReportWriter:
     would stall every poll of the event loop (a thousand agents' GUIDs rotate every minute). Only the newest
     report of an agent is written; one whose keep request is gone is not written at all."""
 
-    def __init__(self) -> None:
+    def __init__(self, dir_fd: int) -> None:
+        self.dir_fd = dir_fd
         self.pending: dict[str, str] = {}
         self.ready = threading.Condition()
         self.running = True
@@ -125,10 +140,10 @@ class ReportWriter:
                     return
                 stem = next(iter(self.pending))
                 report = self.pending.pop(stem)
-            if not os.path.exists(stem + KEEP_SUFFIX):
+            if not exists(stem + KEEP_SUFFIX, self.dir_fd):
                 continue  # released meanwhile: the modules removed its files, which must not come back
             try:
-                write_file(stem + KEPT_SUFFIX, report, text=True)
+                write_file(stem + KEPT_SUFFIX, report, text=True, dir_fd=self.dir_fd)
             except OSError as exc:
                 log(f"cannot write {stem + KEPT_SUFFIX}: {exc}")
 
@@ -143,21 +158,30 @@ class ReportWriter:
 class KeptAgent:
     """Polls one agent's events in an asyncio task of its own for as long as its keep request stands."""
 
-    def __init__(self, keeper: Keeper, stem: str, request: dict[str, Any]) -> None:
+    def __init__(self, keeper: Keeper, stem: str, request: dict[str, Any], renewed_at: float) -> None:
+        """stem: the agent's file names in the store without their suffix."""
         self.keeper = keeper
         self.stem = stem
         self.request = request
         self.generation = request.get("generation")
         self.agent_id = int(request["agent_id"])
+        lease = request.get("lease")
+        self.lease = float(lease) if isinstance(lease, (int, float)) and 0 < lease < float("inf") else 0.0
+        self.renewed_at = renewed_at
         self.stopping = False
-        session = read_json(stem + ".json") or {}
-        previous = read_json(stem + KEPT_SUFFIX) or {}
+        self.leaving = False
+        session = read_json(stem + ".json", keeper.dir_fd) or {}
+        previous = read_json(stem + KEPT_SUFFIX, keeper.dir_fd) or {}
         same_session = previous.get("generation") == self.generation and previous.get("alive")
+        guid = previous.get("guid") if same_session and previous.get("guid") else session.get("guid")
+        if not sane_guid(guid):
+            raise SessionStoreError("the session file holds no usable GUID")
         self.state: dict[str, Any] = {
             "agent_id": self.agent_id,
             "gateway_url": request["gateway_url"],
             "generation": self.generation,
-            "guid": previous.get("guid") if same_session and previous.get("guid") else session.get("guid"),
+            "guid": guid,
+            "lease": self.lease,
             "alive": True,
             "healthy": True,
             "reason": None,
@@ -177,8 +201,12 @@ class KeptAgent:
 
     # -- what the modules read
 
+    @property
+    def ended(self) -> bool:
+        return not self.state["alive"]
+
     def save(self) -> None:
-        if self.stopping or not os.path.exists(self.stem + KEEP_SUFFIX):
+        if self.stopping or not exists(self.stem + KEEP_SUFFIX, self.keeper.dir_fd):
             return  # released or superseded: the modules own the agent's files now
         self.state["updated_at"] = now_ms()
         self.keeper.writer.put(self.stem, json.dumps(self.state))
@@ -292,7 +320,7 @@ class KeptAgent:
                 if pause:
                     await asyncio.sleep(pause)
         finally:
-            if self.keeper.running and not self.stopping and self.state["alive"]:
+            if self.keeper.running and not self.stopping and not self.leaving and self.state["alive"]:
                 self.end("the keeper stopped following this agent unexpectedly; see keeper.log")
 
     def start(self) -> None:
@@ -302,6 +330,62 @@ class KeptAgent:
         self.stopping = True
         if self.task is not None:
             self.task.cancel()
+
+    # -- the lease: no task used the agent for that long, so nobody will end what the collection started
+
+    def lease_over(self, now: float) -> bool:
+        return (
+            bool(self.lease)
+            and not self.leaving
+            and self.state["alive"]
+            and now > self.renewed_at + self.lease
+        )
+
+    def end_lease(self) -> None:
+        """Stop polling, then stop the agent's recording and sign it out, in a task of their own."""
+        self.leaving = True
+        if self.task is not None:
+            self.task.cancel()
+        self.task = asyncio.ensure_future(self._end_lease())
+
+    async def _end_lease(self) -> None:
+        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.renewed_at))
+        outcomes = []
+        try:
+            client = self._client()
+            transport = self.keeper.transport(client.route)
+            for method, path, operation, nothing in (
+                ("DELETE", f"recordplay/{self.agent_id}/stoprecord", "stop_recording", NOTHING_TO_STOP),
+                ("DELETE", f"onlineagent/{self.agent_id}/logout", "sign_out", ALREADY_SIGNED_OUT),
+            ):
+                outcomes.append(
+                    f"{operation}: {await self._send(client, transport, method, path, operation, nothing)}"
+                )
+        except (
+            Exception
+        ) as exc:  # what could not be ended is said in the reason; the gateway's heartbeat ends it
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+        self.end(
+            f"keepalive_lease of {self.lease:g} s ran out (no task used the agent since {since}); the keeper "
+            f"ended what it kept: {'; '.join(outcomes)}"
+        )
+
+    @staticmethod
+    async def _send(
+        client: GatewayClient,
+        transport: AsyncTransport,
+        method: str,
+        path: str,
+        operation: str,
+        nothing: frozenset[str],
+    ) -> str:
+        try:
+            await client.call_async(transport, method, path, operation)
+        except RetcodeError as exc:
+            return f"nothing to end ({exc.retcode})" if exc.retcode in nothing else f"refused ({exc.retcode})"
+        except GatewayError as exc:
+            return f"failed ({exc})"
+        return "done"
 
 
 def open_file_limit() -> int:
@@ -335,7 +419,10 @@ class Keeper:
         self.agents: dict[str, KeptAgent] = {}
         self.parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
         self.transports: dict[Route, AsyncTransport] = {}
-        self.writer = ReportWriter()
+        self.dir_fd = open_directory(directory)
+        # Agents whose session ended under a keep request of this generation: not kept again.
+        self.ended: dict[str, Any] = {}
+        self.writer = ReportWriter(self.dir_fd)
         self.started_at = now_ms()
         self.beat_at = 0.0
 
@@ -345,50 +432,74 @@ class Keeper:
             self.transports[route] = AsyncTransport(route)
         return self.transports[route]
 
-    def path(self, name: str) -> str:
-        return os.path.join(self.directory, name)
-
     def keep_requests(self) -> dict[str, dict[str, Any]]:
-        """The keep requests in the directory; a file is parsed again only when it was rewritten."""
+        """The keep requests in the directory; a file is parsed again only when it was rewritten.
+
+        Only regular files count; each request gets "renewed_at", its file's modification time (the lease)."""
         found = {}
         seen: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
-        with os.scandir(self.directory) as entries:
+        with os.scandir(self.dir_fd) as entries:
             for entry in entries:
                 if not entry.name.endswith(KEEP_SUFFIX):
                     continue
                 try:
-                    info = entry.stat()
+                    info = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
+                if not stat.S_ISREG(info.st_mode):
+                    continue
                 signature = (info.st_ino, info.st_mtime_ns, info.st_size)
-                cached = self.parsed.get(entry.path)
-                request = cached[1] if cached and cached[0] == signature else read_json(entry.path)
-                seen[entry.path] = (signature, request)
+                cached = self.parsed.get(entry.name)
+                request = (
+                    cached[1] if cached and cached[0] == signature else read_json(entry.name, self.dir_fd)
+                )
+                seen[entry.name] = (signature, request)
                 if request and "agent_id" in request and "gateway_url" in request:
-                    found[entry.path[: -len(KEEP_SUFFIX)]] = request
+                    found[entry.name[: -len(KEEP_SUFFIX)]] = dict(request, renewed_at=info.st_mtime)
         self.parsed = seen
         return found
 
+    def _ended_before(self, stem: str, request: dict[str, Any]) -> bool:
+        """Whether this keep request's session ended already (under this keeper or one before it)."""
+        generation = request.get("generation")
+        if self.ended.get(stem, object()) == generation:
+            return True
+        report = read_json(stem + KEPT_SUFFIX, self.dir_fd) or {}
+        if report.get("generation") == generation and report.get("alive") is False:
+            self.ended[stem] = generation
+            return True
+        return False
+
     def reconcile(self) -> dict[str, dict[str, Any]]:
         wanted = self.keep_requests()
+        now = time.time()
         for stem, agent in list(self.agents.items()):
             request = wanted.get(stem)
             if request is not None and request.get("generation") == agent.generation:
+                agent.renewed_at = max(agent.renewed_at, request["renewed_at"])
+                if agent.lease_over(now):
+                    log(
+                        f"agent {agent.agent_id}: keepalive_lease of {agent.lease:g} s ran out; ending its session"
+                    )
+                    agent.end_lease()
                 continue  # kept, or its session ended: a new generation (a new sign-in) starts it again
             agent.stop()
             del self.agents[stem]
+            if agent.ended:
+                self.ended[stem] = agent.generation
             if request is None:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(stem + KEPT_SUFFIX)
+                    os.unlink(stem + KEPT_SUFFIX, dir_fd=self.dir_fd)
                 log(f"released agent {agent.agent_id}")
         for stem, request in wanted.items():
-            if stem in self.agents:
+            if stem in self.agents or self._ended_before(stem, request):
                 continue
             try:
-                agent = KeptAgent(self, stem, request)
+                agent = KeptAgent(self, stem, request, request["renewed_at"])
                 agent.start()
             except Exception as exc:  # this agent cannot be kept; the others go on
                 log(f"cannot keep {os.path.basename(stem)}: {type(exc).__name__}: {exc}")
+                self.ended[stem] = request.get("generation")
                 with contextlib.suppress(OSError):
                     write_file(
                         stem + KEPT_SUFFIX,
@@ -401,6 +512,7 @@ class Keeper:
                             "events": [],
                             "updated_at": now_ms(),
                         },
+                        dir_fd=self.dir_fd,
                     )
                 continue
             self.agents[stem] = agent
@@ -420,14 +532,19 @@ class Keeper:
             "unhealthy": sum(1 for agent in self.agents.values() if not agent.state["healthy"]),
         }
         try:
-            write_file(self.path(KEEPER_STATUS_FILE), status)
+            write_file(KEEPER_STATUS_FILE, status, dir_fd=self.dir_fd)
         except OSError as exc:
             log(f"cannot write the heartbeat: {exc}")
         self.beat_at = time.monotonic()
 
     def _idle_exit_allowed(self) -> Any:
         """The start lock, if free: with it held, no task can find this keeper running and count on it."""
-        fd = os.open(self.path(KEEPER_START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = os.open(
+            KEEPER_START_LOCK_FILE,
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=self.dir_fd,
+        )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -440,21 +557,21 @@ class Keeper:
         while self.running:
             # The stop request is read before the keep requests, so that a keep request written before it
             # is seen and keeps this keeper running (see KeeperProcess.stop_if_idle).
-            stop_requested = os.path.exists(self.path(KEEPER_STOP_FILE))
+            stop_requested = exists(KEEPER_STOP_FILE, self.dir_fd)
             wanted = self.reconcile()
             if stop_requested:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path(KEEPER_STOP_FILE))
-                if not wanted:
+                    os.unlink(KEEPER_STOP_FILE, dir_fd=self.dir_fd)
+                if not self.active(wanted):
                     log("asked to stop with no agent to keep; exiting")
                     break
                 log(f"asked to stop, but {len(wanted)} agents are kept; going on")
-            if self.agents:
+            if any(not agent.ended for agent in self.agents.values()):
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_exit:
                 lock = self._idle_exit_allowed()
                 if lock is not None:
-                    if not self.reconcile():
+                    if not self.active(self.reconcile()):
                         log("no agent to keep; exiting")
                         break
                     fcntl.flock(lock, fcntl.LOCK_UN)
@@ -469,6 +586,20 @@ class Keeper:
         for transport in self.transports.values():
             await transport.close()
         self.writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(KEEPER_STATUS_FILE, dir_fd=self.dir_fd)
+        os.close(self.dir_fd)
+
+    def active(self, wanted: dict[str, dict[str, Any]]) -> bool:
+        """Whether any keep request still has a session to keep (ended ones wait for the modules)."""
+        for stem, request in wanted.items():
+            agent = self.agents.get(stem)
+            if agent is not None and agent.generation == request.get("generation"):
+                if not agent.ended:
+                    return True
+            elif self.ended.get(stem, object()) != request.get("generation"):
+                return True
+        return False
 
     def stop(self) -> None:
         self.running = False
@@ -483,9 +614,13 @@ def smaller_tls_buffers() -> None:
         protocol.max_size = TLS_READ_BUFFER
 
 
-def take_lock(path: str, wait: float) -> int | None:
+def hold_keeper_lock(directory: str, wait: float) -> int | None:
     """The keeper's lock; None when another keeper holds it. Probes hold it shared for an instant."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fd = os.open(
+        os.path.join(directory, KEEPER_LOCK_FILE),
+        os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+        0o600,
+    )
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -505,7 +640,7 @@ async def serve(directory: str, args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, keeper.stop)
     keeper.heartbeat(force=True)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(directory, KEEPER_LEGACY_PID_FILE))
+        os.unlink(KEEPER_LEGACY_PID_FILE, dir_fd=keeper.dir_fd)
     await keeper.run()
 
 
@@ -522,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SessionStoreError, OSError) as exc:
         log(f"session keeper refuses to start: {exc}")
         return 2
-    lock = take_lock(os.path.join(directory, KEEPER_LOCK_FILE), wait=3.0)
+    lock = hold_keeper_lock(directory, wait=3.0)
     if lock is None:
         return 0  # another keeper serves this store
     missing = aiohttp_missing()  # imported now, not when the first agent waits for its poll
@@ -536,8 +671,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(directory, args))
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(directory, KEEPER_STATUS_FILE))
         log("session keeper stopped")
     return 0
 

@@ -51,6 +51,13 @@ KEEPER_MODULES = (
     "_session_store",
 )
 HEARTBEAT_STALE = 30.0
+KEEPER_START_WAIT = 10.0
+# The keeper runs isolated (-I: no current directory, no user site, no PYTHON* variables on its path); this
+# puts its own copy first on sys.path, then the directories where the task found its libraries.
+BOOTSTRAP = (
+    "import sys; end = sys.argv.index('--'); sys.path[:0] = sys.argv[1:end]; "
+    f"from {PACKAGE}._keeper import main; sys.exit(main(sys.argv[end + 1 :]))"
+)
 
 
 def _source(name: str) -> bytes:
@@ -153,7 +160,7 @@ class KeeperProcess:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def ensure_running(self, wait: float = 10.0) -> tuple[int, str | None]:
+    def ensure_running(self, wait: float = KEEPER_START_WAIT) -> tuple[int, str | None]:
         """Start the keeper unless a current one runs; replace a stale or older one. Returns (pid, note)."""
         version, sources = keeper_sources()
         status = self.status()
@@ -225,6 +232,11 @@ class KeeperProcess:
         package = os.path.join(root, *PACKAGE.split("."))
         if not os.path.exists(os.path.join(package, "_keeper.py")):
             os.makedirs(package, mode=0o700, exist_ok=True)
+            # Regular packages all the way down, so that no other ansible_collections on the path shadows them.
+            folder = root
+            for part in PACKAGE.split("."):
+                folder = os.path.join(folder, part)
+                write_file(os.path.join(folder, "__init__.py"), "", text=True)
             for name, source in sources.items():
                 write_file(os.path.join(package, f"{name}.py"), source.decode("utf-8"), text=True)
         return root
@@ -238,13 +250,15 @@ class KeeperProcess:
         environment = {
             key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
         }
-        # The copy first, so that it is the keeper that runs; then where the task found its libraries.
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-        environment["PYTHONDONTWRITEBYTECODE"] = "1"
         command = [
             sys.executable,
-            "-m",
-            f"{PACKAGE}._keeper",
+            "-I",
+            "-B",
+            "-c",
+            BOOTSTRAP,
+            root,
+            *library_paths(),
+            "--",
             "--store",
             self.store.directory,
             "--version",
@@ -252,7 +266,7 @@ class KeeperProcess:
         ]
         log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
-            daemonize(command, environment, log)
+            daemonize(command, environment, log, self.store.directory)
         finally:
             os.close(log)
         deadline = time.monotonic() + wait
@@ -264,8 +278,24 @@ class KeeperProcess:
         raise SessionStoreError(f"The session keeper did not start within {wait:g} s; see {self.log_path}.")
 
 
-def daemonize(command: list[str], environment: dict[str, str], log: int) -> None:
-    """Run command detached: in a session of its own, a child of init, stdout and stderr to log.
+def library_paths() -> list[str]:
+    """Where this task finds its libraries (aiohttp, requests, ...), less anything relative or the current
+    directory, whose files another user may have put there."""
+    here = os.getcwd()
+    paths = []
+    for path in sys.path:
+        if (
+            path
+            and os.path.isabs(path)
+            and os.path.realpath(path) != os.path.realpath(here)
+            and os.path.isdir(path)
+        ):
+            paths.append(path)
+    return paths
+
+
+def daemonize(command: list[str], environment: dict[str, str], log: int, directory: str) -> None:
+    """Run command detached in directory: in a session of its own, a child of init, stdout and stderr to log.
 
     Two forks, so that the keeper is nobody's child here (no zombie, no signal from this task's process group);
     between fork and exec only system calls run, as the forking process may have other threads.
@@ -278,6 +308,7 @@ def daemonize(command: list[str], environment: dict[str, str], log: int) -> None
             try:
                 os.setsid()
                 if os.fork() == 0:
+                    os.chdir(directory)
                     os.dup2(devnull, 0)
                     os.dup2(log, 1)
                     os.dup2(log, 2)

@@ -74,6 +74,8 @@ class RecordingManager(AgentSession):
     only from the gateway's refusal to start another (500-011).
     """
 
+    signed_in_again = False
+
     def ensure(self, request: RecordRequest) -> dict[str, Any]:
         with self.store.locked(self.gateway_url, request.agent_id):
             self.load(request.guid)
@@ -144,6 +146,12 @@ class RecordingManager(AgentSession):
             "diff": {"before": before, "after": after if changed else before},
         }
         result.update(fields)
+        if self.signed_in_again:
+            result["signed_in_again"] = True
+            result["message"] += (
+                f" The agent's session had ended ({self.lost_reason or 'the gateway refused its GUID'}); it was "
+                "signed in again" + (" and is kept again." if self.kept_by_keeper else ".")
+            )
         result["ansible_facts"] = {
             "cc_gateway_record": {"agent_id": request.agent_id, "task_id": task_id, "state": request.state}
         }
@@ -187,6 +195,7 @@ class RecordingManager(AgentSession):
         signed_in_now = not self.guid
         if signed_in_now:
             self.sign_in(request.password, request.phone_number, request.force_login)
+            self.signed_in_again = bool(self.lost_reason)
         return self._start(request, before, may_sign_in_again=not signed_in_now)
 
     def _start(
@@ -209,11 +218,13 @@ class RecordingManager(AgentSession):
                 exc.retcode in retcodes.SESSION_LOST
                 and may_sign_in_again
                 and self.can_sign_in(request.password, request.phone_number)
-                and not self.alive()
+                and not self.alive(ask_gateway=True)
             ):
-                # The GUID is stale (000-003 also means "self-recording is off", hence the status check);
-                # the gateway refused before starting anything, so one retry on a fresh session is safe.
+                # The session is gone (000-003 also means "self-recording is off", hence the status check);
+                # the gateway refused before starting anything, so one retry on a fresh session is safe. A kept
+                # agent is kept again on the new session.
                 self.sign_in(request.password, request.phone_number, request.force_login)
+                self.signed_in_again = True
                 return self._start(request, before, may_sign_in_again=False)
             raise
         self.session["recording"] = {

@@ -16,8 +16,8 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +32,16 @@ KEEPER_STATUS_FILE = "keeper.json"
 KEEPER_STOP_FILE = "keeper.stop"
 KEEPER_LOG_FILE = "keeper.log"
 KEEPER_LEGACY_PID_FILE = "keeper.pid"  # written by the keeper of collection 1.0.0
+
+
+# A store file is a few kilobytes (a kept agent's report: at most 500 events); anything larger is not ours.
+MAX_FILE = 4 * 1024 * 1024
+# A GUID looks like 279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0.
+GUID_MAX = 256
+GUID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=:-")
+# How long a task waits for another task of this machine that works on the same agent.
+AGENT_LOCK_WAIT = 600.0
+LOCK_POLL = 0.05
 
 
 class SessionStoreError(Exception):
@@ -50,12 +60,51 @@ def normalise_gateway(gateway_url: str) -> str:
     return gateway_url.strip().rstrip("/").lower()
 
 
+def sane_guid(value: Any) -> bool:
+    """Whether value can be a gateway GUID (it goes into a header of every request)."""
+    return isinstance(value, str) and 0 < len(value) <= GUID_MAX and set(value) <= GUID_CHARACTERS
+
+
+def _unsafe_ancestor(info: os.stat_result) -> str | None:
+    """Why a directory above the store lets another user replace what is below it, or None."""
+    if info.st_uid not in (0, os.geteuid()):
+        return f"belongs to another user (uid {info.st_uid})"
+    if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        return f"other users may write it (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def check_ancestors(directory: str) -> None:
+    """Refuse a store below a directory that another user owns or may write (as ssh does for ~/.ssh).
+
+    Such a user could rename the store away and put a directory or a symlink of theirs in its place. A
+    world-writable directory with the sticky bit (/tmp) lets nobody rename what others own, so it passes.
+    Both the path as given and the path its symlinks lead to are checked."""
+    for path in {os.path.abspath(directory), os.path.realpath(directory)}:
+        parent = os.path.dirname(path)
+        while True:
+            why = _unsafe_ancestor(os.lstat(parent))
+            if why:
+                raise SessionStoreError(
+                    f"Session directory {directory} is inside {parent}, which {why}: another user could replace "
+                    "the store. Point session_dir at a directory below one that only you (or root) may write."
+                )
+            if parent == os.path.dirname(parent):
+                break
+            parent = os.path.dirname(parent)
+
+
 def check_directory(directory: str, repair: bool) -> None:
-    """Refuse a store directory that another user owns, or that others may enter.
+    """Refuse a store directory that is a symlink, that another user owns, or that others may enter.
 
     With repair, an empty one (new, or made by the user for the store) is made 0700; one that holds anything
     is not the collection's to change (a session_dir of /tmp must never become 0700) and is refused."""
-    info = os.stat(directory)
+    info = os.lstat(directory)
+    if stat.S_ISLNK(info.st_mode):
+        raise SessionStoreError(
+            f"Session directory {directory} is a symlink; refusing to follow it (another user could re-point it). "
+            "Point session_dir at the directory itself."
+        )
     if not stat.S_ISDIR(info.st_mode):
         raise SessionStoreError(f"Session directory {directory} is not a directory.")
     if info.st_uid != os.geteuid():
@@ -63,6 +112,7 @@ def check_directory(directory: str, repair: bool) -> None:
             f"Session directory {directory} belongs to another user (uid {info.st_uid}); refusing to keep "
             "GUIDs there."
         )
+    check_ancestors(directory)
     if stat.S_IMODE(info.st_mode) & 0o077:
         if not repair or os.listdir(directory):
             raise SessionStoreError(
@@ -79,28 +129,99 @@ def check_directory(directory: str, repair: bool) -> None:
                 )
 
 
-def write_file(path: str, content: Any, text: bool = False) -> None:
-    """Replace a file atomically with content (JSON unless text), readable by its owner only."""
+def open_directory(directory: str) -> int:
+    """The store directory, held open: what is done through it stays in it, whatever happens to its path."""
+    return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def read_file(name: str, dir_fd: int | None = None, limit: int = MAX_FILE) -> bytes:
+    """A regular file of the store's owner, at most limit bytes; never through a symlink, never waiting on a
+    FIFO or device. Raises OSError (FileNotFoundError when missing) or SessionStoreError."""
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SessionStoreError(f"{name} in the session directory is not a regular file")
+        if info.st_uid != os.geteuid():
+            raise SessionStoreError(
+                f"{name} in the session directory belongs to another user (uid {info.st_uid})"
+            )
+        if info.st_size > limit:
+            raise SessionStoreError(f"{name} in the session directory is larger than {limit} bytes")
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 65536):
+            size += len(chunk)
+            if size > limit:
+                raise SessionStoreError(f"{name} in the session directory is larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: str, content: Any, text: bool = False, dir_fd: int | None = None) -> None:
+    """Replace a file atomically with content (JSON unless text), readable by its owner only.
+
+    With dir_fd, path is a name in that directory."""
     data = (content if text else json.dumps(content)).encode("utf-8")
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".write-", suffix=".tmp")
+    folder = "" if dir_fd is not None else os.path.dirname(path)
+    for _attempt in range(100):
+        temporary = os.path.join(folder, f".write-{secrets.token_hex(8)}.tmp")
+        try:
+            fd = os.open(
+                temporary,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=dir_fd,
+            )
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name beside {path}")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(temporary, path)
+        os.replace(temporary, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+            os.unlink(temporary, dir_fd=dir_fd)
         raise
 
 
-def read_json(path: str) -> dict[str, Any] | None:
-    """A JSON object from a file; None when it is missing, unreadable or not an object."""
+def read_json(path: str, dir_fd: int | None = None) -> dict[str, Any] | None:
+    """A JSON object from a file; None when it is missing, unreadable, not a safe file or not an object."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        data = json.loads(read_file(path, dir_fd))
+    except (OSError, ValueError, SessionStoreError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def take_lock(path: str, wait: float, what: str, dir_fd: int | None = None) -> int:
+    """An exclusive flock on path, waited for at most wait seconds; raises SessionStoreError naming what."""
+    fd = os.open(
+        path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600, dir_fd=dir_fd
+    )
+    deadline = time.monotonic() + wait
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SessionStoreError(f"The lock file {path} of the session directory is not a regular file.")
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise SessionStoreError(
+                        f"{what} was busy for {wait:g} s: another task on this machine holds {path}. Wait for it "
+                        "to end (or end it), then run this task again; nothing was sent."
+                    ) from None
+                time.sleep(LOCK_POLL)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class SessionStore:
@@ -116,6 +237,17 @@ class SessionStore:
         check_directory(self.directory, repair=True)
         self._directory_checked = True
 
+    def check_readable(self) -> bool:
+        """For tasks that only read: whether the store exists, after the checks a writer makes (no repair)."""
+        if self._directory_checked:
+            return True
+        try:
+            check_directory(self.directory, repair=False)
+        except FileNotFoundError:
+            return False
+        self._directory_checked = True
+        return True
+
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
 
@@ -127,11 +259,8 @@ class SessionStore:
     def locked(self, gateway_url: str, agent_id: int) -> Iterator[None]:
         """Hold the agent's lock: tasks for the same agent on this machine run one after another."""
         self.ensure_directory()
-        fd = os.open(
-            self._stem(gateway_url, agent_id) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
-        )
+        fd = take_lock(self._stem(gateway_url, agent_id) + ".lock", AGENT_LOCK_WAIT, f"Agent {agent_id}")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -140,16 +269,20 @@ class SessionStore:
     def load(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
         path = self._stem(gateway_url, agent_id) + ".json"
         try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = json.loads(read_file(path))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError, SessionStoreError) as exc:
             raise SessionStoreError(
-                f"Session file {path} is unreadable ({exc}); delete it to start afresh."
+                f"Session file {path} is unusable ({exc}); delete it to start afresh."
             ) from None
         if not isinstance(data, dict):
             return None
+        if data.get("guid") is not None and not sane_guid(data["guid"]):
+            raise SessionStoreError(
+                f"Session file {path} holds a GUID that cannot be one (not 1-{GUID_MAX} characters of letters, "
+                "digits and ._~+/=:-); delete the file to start afresh."
+            )
         return data
 
     def save(self, gateway_url: str, agent_id: int, session: dict[str, Any]) -> None:
@@ -170,13 +303,29 @@ class SessionStore:
         request = dict(connection, gateway_url=gateway_url, agent_id=int(agent_id), generation=time.time_ns())
         write_file(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, request)
 
+    def keep_request(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
+        return read_json(self._stem(gateway_url, agent_id) + KEEP_SUFFIX)
+
     def keep_generation(self, gateway_url: str, agent_id: int) -> int | None:
         """The generation of the agent's keep request (the keeper reports it back), None when not kept."""
-        request = read_json(self._stem(gateway_url, agent_id) + KEEP_SUFFIX) or {}
-        return request.get("generation")
+        return (self.keep_request(gateway_url, agent_id) or {}).get("generation")
+
+    def update_keep(self, gateway_url: str, agent_id: int, **fields: Any) -> None:
+        """Change fields of the agent's keep request (its lease), keeping its generation."""
+        request = self.keep_request(gateway_url, agent_id)
+        if request is not None and any(request.get(key) != value for key, value in fields.items()):
+            write_file(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, dict(request, **fields))
 
     def keep_requested(self, gateway_url: str, agent_id: int) -> bool:
-        return os.path.exists(self._stem(gateway_url, agent_id) + KEEP_SUFFIX)
+        try:
+            return stat.S_ISREG(os.lstat(self._stem(gateway_url, agent_id) + KEEP_SUFFIX).st_mode)
+        except FileNotFoundError:
+            return False
+
+    def renew_keep(self, gateway_url: str, agent_id: int) -> None:
+        """Renew the agent's keepalive lease: the keeper counts it from the keep request's modification time."""
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, follow_symlinks=False)
 
     def release(self, gateway_url: str, agent_id: int) -> None:
         for suffix in (KEEP_SUFFIX, KEPT_SUFFIX):
@@ -185,7 +334,10 @@ class SessionStore:
 
     def kept(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
         """What the keeper last wrote about the agent: guid, alive, reason, events, recording."""
-        return read_json(self._stem(gateway_url, agent_id) + KEPT_SUFFIX)
+        report = read_json(self._stem(gateway_url, agent_id) + KEPT_SUFFIX)
+        if report is not None and report.get("guid") is not None and not sane_guid(report["guid"]):
+            report["guid"] = None
+        return report
 
     def kept_agents(self) -> int:
         try:

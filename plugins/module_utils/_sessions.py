@@ -14,8 +14,10 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
 from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask, TaskRequest
 from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import aiohttp_missing
 
-# Answers to a sign-out that mean the agent is signed out already.
-ALREADY_SIGNED_OUT = frozenset({"100-006", "000-003", "100-008"})
+# Answers to a sign-out that mean the agent is signed out already. 000-003 is not one of them: it refuses a
+# stale GUID of a session that may well be alive.
+ALREADY_SIGNED_OUT = frozenset({"100-006", "100-008"})
+STALE_GUID = "000-003"
 
 
 @dataclass
@@ -27,11 +29,13 @@ class SessionRequest(TaskRequest):
     guid: str | None = None
     force_login: bool = False
     keepalive: bool = False
+    keepalive_lease: float | None = None
     return_guid: bool = False
 
 
 class SessionManager(AgentSession):
     def ensure(self, request: SessionRequest) -> dict[str, Any]:
+        self.lease = request.keepalive_lease
         with self.store.locked(self.gateway_url, request.agent_id):
             self.load(request.guid, keeper_must_run=False)
             if self.keeper_died:
@@ -110,6 +114,8 @@ class SessionManager(AgentSession):
             self.persist()
             pid = self.keep()
             messages.append(f"The session keeper (pid {pid}) keeps it alive.")
+        elif request.keepalive and request.keepalive_lease is not None:
+            self.store.update_keep(self.gateway_url, request.agent_id, lease=request.keepalive_lease)
         return self._result(request, not before or needs_keeping, " ".join(messages), before)
 
     def _absent(self, request: SessionRequest) -> dict[str, Any]:
@@ -119,25 +125,49 @@ class SessionManager(AgentSession):
             return self._result(
                 request, before, "Check mode: " + ("would sign out" if before else "not signed in"), before
             )
+        newest_guid = (self.store.kept(self.gateway_url, request.agent_id) or {}).get("guid") if kept else None
         if kept:
             self.store.release(self.gateway_url, request.agent_id)
         changed = False
         if self.guid:
-            try:
-                self.client.sign_out()
-                changed = True
-            except RetcodeError as exc:
-                if exc.retcode not in ALREADY_SIGNED_OUT:
-                    raise
+            changed = self._sign_out(request, newest_guid)
             self.forget()
         if kept and self.store.kept_agents() == 0 and not self.keeper.stop_if_idle():
             self.warnings.append(f"The session keeper did not stop within 10 s; see {self.keeper.log_path}.")
-        message = (
-            f"Agent {request.agent_id} signed out."
-            if changed
-            else f"Agent {request.agent_id} was not signed in."
-        )
+        if changed:
+            message = f"Agent {request.agent_id} signed out."
+        elif self.lost_reason:
+            message = f"Agent {request.agent_id} was not signed in any more: {self.lost_reason}."
+        else:
+            message = f"Agent {request.agent_id} was not signed in."
         return self._result(request, changed, message, before)
+
+    def _sign_out(self, request: SessionRequest, newest_guid: str | None) -> bool:
+        """Sign out for real: a stale GUID (000-003; the session may be alive) is replaced by the keeper's
+        newest, or by a fresh sign-in when credentials are given. True when the gateway signed the agent out."""
+        tried = []
+        while True:
+            tried.append(self.client.guid)
+            try:
+                self.client.sign_out()
+                return True
+            except RetcodeError as exc:
+                if exc.retcode in ALREADY_SIGNED_OUT:
+                    return False
+                if exc.retcode != STALE_GUID:
+                    raise
+                if newest_guid and newest_guid not in tried:
+                    self.client.guid = newest_guid
+                    continue
+                if self.can_sign_in(request.password, request.phone_number) and len(tried) <= 2:
+                    # Our own session, with a GUID nobody knows any more: a forcible sign-in takes it over.
+                    self.client.sign_in(request.password or "", request.phone_number or "", force=True)
+                    continue
+                raise GatewayError(
+                    f"{exc}. The agent may still be signed in: its GUID went stale (the session keeper stopped "
+                    "following it?). Give password and phone_number so the module can sign the agent in again "
+                    "and sign it out."
+                ) from None
 
 
 class SessionTask(AgentTask):

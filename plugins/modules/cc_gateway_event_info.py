@@ -38,9 +38,24 @@ attributes:
     platforms: posix
 options:
   agent_id:
-    description: Agent ID, from 101 to 59999.
+    description:
+      - Agent ID, from 101 to 59999.
+      - Mutually exclusive with O(agents); one of them is required.
     type: int
-    required: true
+  agents:
+    description:
+      - The batch form. Several agents in one task, read together (one wait of O(wait_timeout) for all).
+      - Mutually exclusive with O(agent_id). An empty list reads nothing (RV(results=[])).
+      - Returns RV(results), one per agent in the order given; fails, after reading every agent, if any failed
+        (not kept, or no O(wait_for) event within O(wait_timeout)).
+    type: list
+    elements: dict
+    version_added: 2.1.0
+    suboptions:
+      agent_id:
+        description: Agent ID, from 101 to 59999.
+        type: int
+        required: true
   session_dir:
     description:
       - Directory of the session store, as given to M(cec.cc_gateway.cc_gateway_session).
@@ -96,6 +111,13 @@ EXAMPLES = r"""
     wait_for: AgentOther_PhoneAlerting
     wait_timeout: 20
 
+- name: Why did these agents stop recording? One read for all of them
+  cec.cc_gateway.cc_gateway_event_info:
+    gateway_url: https://cc-gateway.example.com:8043
+    agents: [{agent_id: 186}, {agent_id: 187}]
+    event_type: [AgentMediaEvent_StopRecordDone, AgentOther_ShutdownService]
+  register: why
+
 - name: All recording events of agent 186
   cec.cc_gateway.cc_gateway_event_info:
     gateway_url: https://cc-gateway.example.com:8043
@@ -107,12 +129,25 @@ EXAMPLES = r"""
 RETURN = r"""
 agent_id:
   description: The agent.
-  returned: success
+  returned: success, with O(agent_id)
   type: int
   sample: 186
+results:
+  description:
+    - With O(agents), one result per agent, in the order given, each with the fields the single form returns
+      (RV(results[].agent_id), RV(results[].events), RV(results[].session_alive),
+      RV(results[].session_end_reason), RV(results[].session_problem), RV(results[].recording)), and
+      C(failed) and C(msg) for an agent that could not be read.
+  returned: with O(agents)
+  type: list
+  elements: dict
+  version_added: 2.1.0
+  sample: [{"agent_id": 186, "failed": false, "events": [], "session_alive": false,
+            "session_end_reason": "AgentOther_ShutdownService: the agent was signed out",
+            "session_problem": null, "recording": null}]
 events:
   description: The events, oldest first.
-  returned: success
+  returned: success, with O(agent_id)
   type: list
   elements: dict
   contains:
@@ -132,12 +167,12 @@ events:
             "content": {"taskId": 5086, "fileName": "Y:\\1\\5\\20261125\\186\\0301021.V3"}}]
 session_alive:
   description: Whether the kept session is alive.
-  returned: success
+  returned: success, with O(agent_id)
   type: bool
   sample: true
 session_end_reason:
   description: Why the kept session ended, when it did.
-  returned: success
+  returned: success, with O(agent_id)
   type: str
   sample: "AgentOther_ShutdownService: the agent was signed out"
 session_problem:
@@ -146,30 +181,33 @@ session_problem:
       proxy that refuses the connection, or a gateway answering garbage); null when its polls succeed.
     - The keeper goes on polling, backing off to one poll every 10 seconds; the gateway signs the agent out
       after 2 minutes without a successful poll.
-  returned: success
+  returned: success, with O(agent_id)
   type: str
   version_added: 2.0.0
   sample: "The proxy http://proxy.example.com:3128 failed or refused the connection to https://10.1.1.5:8043 ..."
 recording:
   description: The recording the events show running (task id, file name), or null.
-  returned: success
+  returned: success, with O(agent_id)
   type: dict
   sample: {"task_id": "5086", "file_name": "Y:\\1\\5\\20261125\\186\\0301021.V3", "since": 1764041000123}
 """
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import event_info_spec
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._events import event_info
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import (
+    ONE_AGENT_OR_MANY,
+    event_info_spec,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._events import STORE_ERRORS, event_info
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
-from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
 
 
 def main() -> None:
-    module = CCGatewayModule(argument_spec=event_info_spec(), supports_check_mode=True)
+    module = CCGatewayModule(argument_spec=event_info_spec(), supports_check_mode=True, **ONE_AGENT_OR_MANY)
     try:
         result = event_info(module.params)
-    except (GatewayError, SchemaViolation) as exc:
+    except STORE_ERRORS as exc:
         module.fail_json(msg=str(exc), agent_id=module.params["agent_id"])
+    if result.pop("failed", False):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -23,7 +23,8 @@ description:
     backs off to at most 10 seconds). It uses the proxy, CA bundle and client certificate the task that kept
     the agent resolved (see O(gateway_url) and O(ca_path)), whatever later tasks use.
   - The keeper starts before the first sign-in of the task, exits by itself when it keeps no agent for 30
-    seconds, and O(state=absent) of the last kept agent stops it at once. A keeper that died, hangs (no
+    seconds, and O(state=absent) of the last kept agent stops it at once. A kept agent no task used for
+    O(keepalive_lease) seconds is stopped and signed out by the keeper itself. A keeper that died, hangs (no
     heartbeat for 30 seconds) or was started by another version of the collection is reported by the next
     task that needs it, and replaced by the next task with O(keepalive=true).
   - Idempotent. O(state=present) on a live session (checked read-only, or vouched for by the keeper) changes
@@ -67,6 +68,18 @@ options:
       - Needs a session the module signs in itself (O(password) and O(phone_number)), not O(guid).
     type: bool
     default: false
+  keepalive_lease:
+    description:
+      - With O(keepalive=true), how many seconds the session keeper keeps the agent after the last task that
+        used it (every task of this collection for the agent renews the lease, check mode included). When it
+        runs out, the keeper stops the agent's recording, signs the agent out and records why (the
+        C(session_end_reason) of M(cec.cc_gateway.cc_gateway_event_info), and C(keeper.log)), so a playbook
+        that was killed, or a runner cut off from the controller, leaves nothing running for longer.
+      - V(0) keeps the agent until O(state=absent).
+      - Omitted, a kept agent keeps the lease it has (an hour when it is kept for the first time).
+      - At most 604800 (a week). Given for an agent that is kept already, the new lease applies from now.
+    type: float
+    version_added: 2.1.0
   return_guid:
     description:
       - Return the session's GUID as RV(session.guid), for tools outside this collection.
