@@ -70,7 +70,7 @@ def _unsafe_ancestor(info: os.stat_result) -> str | None:
     if info.st_uid not in (0, os.geteuid()):
         return f"belongs to another user (uid {info.st_uid})"
     if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
-        return f"other users may write it (mode {stat.S_IMODE(info.st_mode):o})"
+        return f"other users may write (mode {stat.S_IMODE(info.st_mode):o})"
     return None
 
 

@@ -144,10 +144,13 @@ class SessionManager(AgentSession):
 
     def _sign_out(self, request: SessionRequest, newest_guid: str | None) -> bool:
         """Sign out for real: a stale GUID (000-003; the session may be alive) is replaced by the keeper's
-        newest, or by a fresh sign-in when credentials are given. True when the gateway signed the agent out."""
-        tried = []
+        newest or the stored one, then by a fresh sign-in when credentials are given. True when the gateway
+        signed the agent out."""
+        untried = [guid for guid in (newest_guid, self._stored.get("guid")) if guid]
+        tried: set[str | None] = set()
+        signed_in = False
         while True:
-            tried.append(self.client.guid)
+            tried.add(self.client.guid)
             try:
                 self.client.sign_out()
                 return True
@@ -156,12 +159,14 @@ class SessionManager(AgentSession):
                     return False
                 if exc.retcode != STALE_GUID:
                     raise
-                if newest_guid and newest_guid not in tried:
-                    self.client.guid = newest_guid
+                untried = [guid for guid in untried if guid not in tried]
+                if untried:
+                    self.client.guid = untried.pop(0)
                     continue
-                if self.can_sign_in(request.password, request.phone_number) and len(tried) <= 2:
+                if self.can_sign_in(request.password, request.phone_number) and not signed_in:
                     # Our own session, with a GUID nobody knows any more: a forcible sign-in takes it over.
                     self.client.sign_in(request.password or "", request.phone_number or "", force=True)
+                    signed_in = True
                     continue
                 raise GatewayError(
                     f"{exc}. The agent may still be signed in: its GUID went stale (the session keeper stopped "

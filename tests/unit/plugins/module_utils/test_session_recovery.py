@@ -1,0 +1,171 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sessions that went stale under a task: a sign-out after the keeper crashed signs out for real; a kept
+agent whose session ended before its start is signed in again once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _client as client_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import record_spec, session_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore, write_file
+from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import (
+    Server,
+    read_request,
+    reply,
+)
+
+OK = {"message": "success", "retcode": "0", "result": {}}
+STALE = {"message": "no right", "retcode": "000-003"}
+NOT_SIGNED_IN = {"message": "not signed in", "retcode": "100-006"}
+
+
+class Gateway(Server):
+    """A gateway whose live GUIDs the test sets; answers sign-in, logout, status and start by path."""
+
+    def __init__(self, live: set[str]) -> None:
+        super().__init__()
+        self.live = live
+        self.signed_in = 0
+
+    def serve(self, conn, reader):
+        while (request := read_request(reader)) is not None:
+            self.requests.append(request)
+            line, headers = request[0], request[1]
+            guid = headers.get("guid", "")
+            if "/forcelogin " in line or line.startswith("PUT /agentgateway/resource/onlineagent/186 "):
+                self.signed_in += 1
+                new = f"fresh-{self.signed_in}"
+                self.live.add(new)
+                conn.sendall(reply(json.dumps(OK).encode(), headers=[f"Set-GUID: JSESSIONID={new}"]))
+                continue
+            if guid not in self.live:
+                answer = STALE if self.live else NOT_SIGNED_IN
+            elif "/record " in line:
+                answer = {"message": "success", "retcode": "0", "result": {"taskId": "77"}}
+            elif "/agentstatus " in line:
+                answer = {"message": "", "retcode": "0", "result": {"agentState": 4}}
+            else:
+                answer = OK
+                if "/logout " in line:
+                    self.live.clear()
+            conn.sendall(reply(json.dumps(answer).encode()))
+
+    def lines(self, word):
+        return [
+            (request[0].split()[0], request[1].get("guid")) for request in self.requests if word in request[0]
+        ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_routes(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    client_module._route.cache_clear()
+    transport._TRANSPORTS.clear()
+
+
+def params(spec, url, store, **values):
+    defaults = {name: option.get("default") for name, option in spec.items()}
+    return dict(defaults, gateway_url=url, session_dir=store.directory, timeout=5, **values)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SessionStore(str(tmp_path / "sessions"))
+    store.ensure_directory()
+    return store
+
+
+def crashed_keeper_left(store, url, stored_guid, newest_guid):
+    """What a keeper that crashed leaves: the session file, its keep request and its last report."""
+    store.save(url, 186, {"guid": stored_guid, "signed_in_by": "module"})
+    store.request_keep(url, 186, {"route": transport.resolve_route(url).as_dict(), "timeout": 5, "lease": 0})
+    generation = store.keep_generation(url, 186)
+    write_file(
+        store._stem(url, 186) + ".kept.json", {"generation": generation, "alive": True, "guid": newest_guid}
+    )
+
+
+def test_a_sign_out_refused_for_a_stale_guid_is_sent_again_with_the_other_guids_known(store):
+    with Gateway({"first"}) as gateway:
+        crashed_keeper_left(store, gateway.url, "first", "rotated")
+        result = SessionTask(
+            params(session_spec(), gateway.url, store, agent_id=186, state="absent"), False, False
+        ).run()
+        logouts = gateway.lines("/logout")
+    assert result["changed"] is True, result
+    assert result["message"] == "Agent 186 signed out."
+    assert logouts == [("DELETE", "rotated"), ("DELETE", "first")]
+
+
+def test_a_sign_out_whose_guids_are_all_stale_signs_in_again_to_sign_out(store):
+    with Gateway({"someone"}) as gateway:
+        crashed_keeper_left(store, gateway.url, "first", "second")
+        task = SessionTask(
+            params(
+                session_spec(),
+                gateway.url,
+                store,
+                agent_id=186,
+                state="absent",
+                password="pw",
+                phone_number="70186",
+            ),
+            False,
+            False,
+        )
+        result = task.run()
+        logouts = gateway.lines("/logout")
+        forced = gateway.lines("/forcelogin")
+    assert result["changed"] is True, result
+    assert logouts == [("DELETE", "second"), ("DELETE", "first"), ("DELETE", "fresh-1")]
+    assert len(forced) == 1
+
+
+def test_a_sign_out_with_stale_guids_and_no_credentials_fails_and_says_what_to_give(store):
+    with Gateway({"someone"}) as gateway:
+        crashed_keeper_left(store, gateway.url, "first", "second")
+        result = SessionTask(
+            params(session_spec(), gateway.url, store, agent_id=186, state="absent"), False, False
+        ).run()
+    assert result["failed"] is True
+    assert "000-003" in result["msg"]
+    assert "may still be signed in" in result["msg"]
+    assert "password and phone_number" in result["msg"]
+
+
+def test_only_not_signed_in_counts_as_signed_out(store):
+    with Gateway(set()) as gateway:
+        crashed_keeper_left(store, gateway.url, "first", "first")
+        result = SessionTask(
+            params(session_spec(), gateway.url, store, agent_id=186, state="absent"), False, False
+        ).run()
+    assert result["changed"] is False
+    assert result["message"] == "Agent 186 was not signed in."
+
+
+def test_a_kept_agent_whose_session_ended_before_the_start_is_signed_in_again_once(store):
+    url_live = {"someone-else"}
+    with Gateway(url_live) as gateway:
+        # the keeper vouches for a session the gateway no longer knows (it ended between sign-in and start)
+        crashed_keeper_left(store, gateway.url, "gone", "gone")
+        spec = record_spec()
+        values = params(spec, gateway.url, store, agent_id=186, password="pw", phone_number="70186")
+        task = RecordTask(values, False, False)
+        task.keeper.status = lambda wait_for_start=2.0: type(
+            "S", (), {"running": True, "stale": False, "pid": 1}
+        )()
+        task.keeper.ensure_running = lambda wait=10.0: (1, None)
+        result = task.run()
+        starts = gateway.lines("/record")
+    assert result.get("signed_in_again") is True, result
+    assert result["task_id"] == "77"
+    assert "signed in again and is kept again" in result["message"]
+    assert starts == [("PUT", "gone"), ("PUT", "fresh-1")]
+    assert store.keep_request(gateway.url, 186)["lease"] == 0  # kept again, with the lease it had
