@@ -28,7 +28,7 @@ class Pieces:
 
     def __init__(self, answer: bytes, count: int = 2, delay: float = 0.02, cuts: tuple[int, ...] = ()) -> None:
         size = -(-len(answer) // count)
-        bounds = [0, *cuts, len(answer)] if cuts else list(range(0, len(answer), size)) + [len(answer)]
+        bounds = [0, *cuts, len(answer)] if cuts else [*range(0, len(answer), size), len(answer)]
         self.parts = [answer[start:end] for start, end in zip(bounds, bounds[1:]) if end > start]
         self.delay = delay
 
