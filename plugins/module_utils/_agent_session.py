@@ -196,7 +196,9 @@ class AgentSession:
         """Hand the (persisted) session to the keeper, starting the keeper if needed; return its PID."""
         lease = self.lease
         if lease is None:
-            lease = (self.store.keep_request(self.gateway_url, self.agent_id) or {}).get("lease", DEFAULT_LEASE)
+            lease = (self.store.keep_request(self.gateway_url, self.agent_id) or {}).get(
+                "lease", DEFAULT_LEASE
+            )
         connection = {
             # The route as requests resolved it for this task (proxy, CA bundle, client certificate, with
             # absolute paths): the keeper uses it as it is, whatever its own environment or directory.

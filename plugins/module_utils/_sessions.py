@@ -125,7 +125,9 @@ class SessionManager(AgentSession):
             return self._result(
                 request, before, "Check mode: " + ("would sign out" if before else "not signed in"), before
             )
-        newest_guid = (self.store.kept(self.gateway_url, request.agent_id) or {}).get("guid") if kept else None
+        newest_guid = (
+            (self.store.kept(self.gateway_url, request.agent_id) or {}).get("guid") if kept else None
+        )
         if kept:
             self.store.release(self.gateway_url, request.agent_id)
         changed = False

@@ -26,7 +26,9 @@ DROP = "close the idle connection after the previous answer"
 class Pieces:
     """An answer written in several writes (each its own TCP segment, or TLS record), delay seconds apart."""
 
-    def __init__(self, answer: bytes, count: int = 2, delay: float = 0.02, cuts: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, answer: bytes, count: int = 2, delay: float = 0.02, cuts: tuple[int, ...] = ()
+    ) -> None:
         size = -(-len(answer) // count)
         bounds = [0, *cuts, len(answer)] if cuts else [*range(0, len(answer), size), len(answer)]
         self.parts = [answer[start:end] for start, end in zip(bounds, bounds[1:]) if end > start]
@@ -148,7 +150,6 @@ class Server:
             if self.answers and self.answers[0] is DROP:
                 self.answers.popleft()
                 return
-
 
     def send(self, conn: socket.socket, answer: Any) -> bool:
         """Write one scripted answer; False when the connection is to end."""

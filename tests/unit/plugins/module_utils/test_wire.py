@@ -21,7 +21,9 @@ from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers 
     reply,
 )
 
-EVENTS = [{"eventType": f"AgentOther_Event{index}", "workNo": "186", "content": {"n": index}} for index in range(6)]
+EVENTS = [
+    {"eventType": f"AgentOther_Event{index}", "workNo": "186", "content": {"n": index}} for index in range(6)
+]
 BIG = json.dumps({"message": "", "retcode": "0", "events": EVENTS, "padding": "x" * 20000}).encode()
 SMALL = b'{"message":"","retcode":"0"}'
 STRAY = reply(
@@ -32,7 +34,14 @@ STRAY = reply(
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     transport._TRANSPORTS.clear()
