@@ -83,17 +83,17 @@ class AgentSession:
             stored = {"guid": guid, "signed_in_by": "user"}
             self._stored = {}
         elif self.store.keep_requested(self.gateway_url, self.agent_id):
-            kept = self.store.kept(self.gateway_url, self.agent_id) or {}
-            generation = self.store.keep_generation(self.gateway_url, self.agent_id)
-            current = kept.get("generation") == generation
-            if current and kept.get("alive") is False:
+            ended = self.store.kept_ended(self.gateway_url, self.agent_id)
+            if ended:
                 # The keeper saw the session end (signed out, or its lease ran out): whatever the keeper does now.
                 self.kept_by_keeper = True
-                self.lost_reason = kept.get("reason") or "the keeper lost the session"
+                self.lost_reason = ended.get("reason") or "the keeper lost the session"
                 stored = {}
                 self.session = stored
                 self.client.guid = None
                 return
+            kept = self.store.kept(self.gateway_url, self.agent_id) or {}
+            current = kept.get("generation") == self.store.keep_generation(self.gateway_url, self.agent_id)
             self.store.renew_keep(self.gateway_url, self.agent_id)
             gone = keeper_gone(self.store, self.keeper)
             if gone:

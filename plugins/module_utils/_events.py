@@ -76,7 +76,12 @@ class KeptEvents:
         pending = [agent_id for agent_id in agent_ids if agent_id not in outcome]
         deadline = time.monotonic() + self.wait_timeout
         while pending:
-            kept = [agent_id for agent_id in pending if self.store.keep_requested(self.gateway_url, agent_id)]
+            kept = [
+                agent_id
+                for agent_id in pending
+                if self.store.keep_requested(self.gateway_url, agent_id)
+                and not self.store.kept_ended(self.gateway_url, agent_id)
+            ]
             if kept:
                 self._keeper_counted_on(kept)
             for agent_id in list(pending):

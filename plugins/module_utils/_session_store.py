@@ -339,6 +339,18 @@ class SessionStore:
             report["guid"] = None
         return report
 
+    def kept_ended(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
+        """The keeper's report when it says the session of the agent's current keep request ended, else None:
+        such a report stands whether or not the keeper still runs."""
+        report = self.kept(gateway_url, agent_id)
+        if (
+            report
+            and report.get("alive") is False
+            and report.get("generation") == self.keep_generation(gateway_url, agent_id)
+        ):
+            return report
+        return None
+
     def kept_agents(self) -> int:
         try:
             return sum(1 for name in os.listdir(self.directory) if name.endswith(KEEP_SUFFIX))

@@ -173,6 +173,14 @@ def test_a_keeper_whose_agents_all_ended_exits_and_a_new_one_does_not_keep_them_
         time.sleep(1)
         assert len(gateway.sent("agentevent")) == polls
         assert "ran out" in store.kept(gateway.url, 186)["reason"]
+        params = {"agent_id": 186, "gateway_url": gateway.url, "timeout": 5, "session_dir": store.directory}
+        seen = event_info(dict(params, agent_id=None, agents=[{"agent_id": 186}, {"agent_id": 187}]))
+    assert seen["failed"] is True  # 187 is not kept; 186's ended session is reported, keeper or not
+    first, second = seen["results"]
+    assert (first["failed"], first["session_alive"]) == (False, False)
+    assert "keepalive_lease of 1 s ran out" in first["session_end_reason"]
+    assert "not kept by the session keeper" in second["msg"]
+    assert "1 of 2 agents failed: agent 187" in seen["msg"]
 
 
 # -- the keeper's process: nothing from the caller's directory
