@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, session_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import SESSION_AGENTS, session_spec
 from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import ControllerAction
 
@@ -14,7 +14,7 @@ from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import 
 class ActionModule(ControllerAction):
     MODULE = "cec.cc_gateway.cc_gateway_session"
     ARGUMENT_SPEC = session_spec()
-    SPEC_OPTIONS = ONE_AGENT_OR_MANY
+    SPEC_OPTIONS = SESSION_AGENTS
 
     def run_here(self, params: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:
         return SessionTask(params, check_mode, diff).run()

@@ -160,7 +160,13 @@ class AgentSession:
                     "session's guid."
                 ) from None
             self.client.sign_in(password or "", phone_number or "", force=True)
-        self.session = {"guid": self.client.guid, "signed_in_by": "module", "signed_in_at": time.time()}
+        self.session = {
+            "guid": self.client.guid,
+            "signed_in_by": "module",
+            "signed_in_at": time.time(),
+            # Not a secret; a later sign-out that must sign in again to end this session needs it.
+            "phone_number": phone_number,
+        }
         self.kept = None
         if self.store.keep_requested(self.gateway_url, self.agent_id):
             # The agent was kept: the keeper follows the new session from now on, and only it polls the

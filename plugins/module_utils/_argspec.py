@@ -58,6 +58,12 @@ ONE_AGENT_OR_MANY: dict[str, list[list[str]]] = {
     "required_one_of": [["agent_id", "agents"]],
 }
 
+# cc_gateway_session may also name every agent its session store keeps.
+SESSION_AGENTS: dict[str, list[list[str]]] = {
+    "mutually_exclusive": [["agent_id", "agents", "all_kept"]],
+    "required_one_of": [["agent_id", "agents", "all_kept"]],
+}
+
 
 def record_spec() -> dict[str, Any]:
     """argument_spec of cc_gateway_record, with the batch form `agents`."""
@@ -79,6 +85,7 @@ def session_spec() -> dict[str, Any]:
     spec["state"] = {"type": "str", "choices": ["present", "absent"], "default": "present"}
     spec["keepalive"] = {"type": "bool", "default": False}
     spec["keepalive_lease"] = {"type": "float"}
+    spec["all_kept"] = {"type": "bool"}
     spec["return_guid"] = {"type": "bool", "default": False}
     spec["agents"] = {"type": "list", "elements": "dict", "options": dict(BATCH_AGENT_OPTIONS)}
     return spec

@@ -351,6 +351,19 @@ class SessionStore:
             return report
         return None
 
+    def kept_agent_ids(self, gateway_url: str) -> list[int]:
+        """The agents of this gateway that the store keeps (has keep requests for), in order."""
+        gateway = normalise_gateway(gateway_url)
+        found = []
+        for name in sorted(os.listdir(self.directory)):
+            if name.endswith(KEEP_SUFFIX):
+                request = read_json(self.path(name)) or {}
+                if normalise_gateway(str(request.get("gateway_url", ""))) == gateway and isinstance(
+                    request.get("agent_id"), int
+                ):
+                    found.append(request["agent_id"])
+        return sorted(set(found))
+
     def kept_agents(self) -> int:
         try:
             return sum(1 for name in os.listdir(self.directory) if name.endswith(KEEP_SUFFIX))

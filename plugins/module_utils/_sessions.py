@@ -165,14 +165,15 @@ class SessionManager(AgentSession):
                 if untried:
                     self.client.guid = untried.pop(0)
                     continue
-                if self.can_sign_in(request.password, request.phone_number) and not signed_in:
+                phone_number = request.phone_number or self._stored.get("phone_number")
+                if self.can_sign_in(request.password, phone_number) and not signed_in:
                     # Our own session, with a GUID nobody knows any more: a forcible sign-in takes it over.
-                    self.client.sign_in(request.password or "", request.phone_number or "", force=True)
+                    self.client.sign_in(request.password or "", phone_number or "", force=True)
                     signed_in = True
                     continue
                 raise GatewayError(
                     f"{exc}. The agent may still be signed in: its GUID went stale (the session keeper stopped "
-                    "following it?). Give password and phone_number so the module can sign the agent in again "
+                    "following it?). Give password (and phone_number) so the module can sign the agent in again "
                     "and sign it out."
                 ) from None
 
@@ -182,12 +183,28 @@ class SessionTask(AgentTask):
     MANAGER = SessionManager
     FACT = "cc_gateway_session"
 
+    def __init__(self, params: dict[str, Any], check_mode: bool, diff: bool) -> None:
+        super().__init__(params, check_mode, diff)
+        if params.get("all_kept") and params.get("state") == "absent":
+            # The store's kept agents as the batch: an empty store is an empty batch.
+            self.params = dict(params, agents=[{"agent_id": agent_id} for agent_id in self._kept_agent_ids()])
+
+    def _kept_agent_ids(self) -> list[int]:
+        try:
+            return (
+                self.store.kept_agent_ids(self.params["gateway_url"]) if self.store.check_readable() else []
+            )
+        except (SessionStoreError, OSError):
+            return []  # reported by the first agent's task, or nothing to sign out
+
     def validate(self, request: Any) -> None:
         schemas.check({"agent_id": request.agent_id}, schemas.AGENT_ARGUMENTS)
 
     def prepare(self) -> list[str]:
         """With keepalive, the keeper runs before the first sign-in: a gateway's heartbeat limit counts from
         the sign-in, so an agent must not wait for the keeper to start."""
+        if self.params.get("all_kept") and self.params.get("state") != "absent":
+            return ["all_kept: only with state: absent (it signs out every agent the session store keeps)"]
         if not self.params.get("keepalive") or self.params.get("state") != "present" or self.check_mode:
             return []
         missing = aiohttp_missing()

@@ -80,6 +80,14 @@ options:
       - At most 604800 (a week). Given for an agent that is kept already, the new lease applies from now.
     type: float
     version_added: 2.1.0
+  all_kept:
+    description:
+      - With O(state=absent), sign out every agent the session store (O(session_dir)) keeps for O(gateway_url),
+        as if they were listed in O(agents): for a run that must end now, instead of waiting for
+        O(keepalive_lease). O(password) is used for agents whose GUID went stale.
+      - Mutually exclusive with O(agent_id) and O(agents); one of the three is required.
+    type: bool
+    version_added: 2.1.0
   return_guid:
     description:
       - Return the session's GUID as RV(session.guid), for tools outside this collection.
@@ -131,6 +139,13 @@ EXAMPLES = r"""
     keepalive: true
     max_concurrency: 20
     agents: "{{ campaign_agents }}"  # [{agent_id: 101, phone_number: "70101"}, ...]
+
+- name: Sign out every agent this host's session store still keeps (a campaign that must end now)
+  cec.cc_gateway.cc_gateway_session:
+    gateway_url: https://cc-gateway.example.com:8043
+    state: absent
+    all_kept: true
+    password: "{{ agent_password }}"
 
 - name: Sign agent 186 out (stops keeping it; the keeper exits with its last agent)
   cec.cc_gateway.cc_gateway_session:
@@ -203,13 +218,13 @@ results:
   sample: [{"agent_id": 186, "changed": true, "failed": false, "state": "present"}]
 """
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, session_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import SESSION_AGENTS, session_spec
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import run_agent_task
 from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
 
 
 def main() -> None:
-    run_agent_task(session_spec(), SessionTask, **ONE_AGENT_OR_MANY)
+    run_agent_task(session_spec(), SessionTask, **SESSION_AGENTS)
 
 
 if __name__ == "__main__":

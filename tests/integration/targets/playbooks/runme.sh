@@ -41,3 +41,18 @@ PY
 curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
 keepers=$(pgrep -f "module_utils._keeper --store $CC_GATEWAY_SESSION_DIR" || true)
 [ -z "$keepers" ] || { echo "a session keeper is still running: $keepers"; exit 1; }
+
+# An agent left kept (as by an interrupted campaign) is signed out by cec.cc_gateway.sign_out_kept; the simulator
+# must see it signed out.
+curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
+echo "== cec.cc_gateway.sign_out_kept"
+ansible localhost -m cec.cc_gateway.cc_gateway_session \
+  -a "agent_id=1171 phone_number=701171 password=$CC_GATEWAY_AGENT_PASSWORD keepalive=true keepalive_lease=600" \
+  -e "ansible_python_interpreter=$(command -v python)" "$@" >/dev/null
+ansible-playbook cec.cc_gateway.sign_out_kept "$@"
+curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" "$CC_GATEWAY_URL/_sim/agents/1171" >"$campaign_dir/agent.json"
+python - "$campaign_dir/agent.json" <<'PY'
+import json, sys
+agent = json.load(open(sys.argv[1], encoding="utf-8"))
+assert not agent.get("signed_in"), agent
+PY

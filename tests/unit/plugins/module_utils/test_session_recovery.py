@@ -137,7 +137,21 @@ def test_a_sign_out_with_stale_guids_and_no_credentials_fails_and_says_what_to_g
     assert result["failed"] is True
     assert "000-003" in result["msg"]
     assert "may still be signed in" in result["msg"]
-    assert "password and phone_number" in result["msg"]
+    assert "Give password (and phone_number)" in result["msg"]
+
+
+def test_a_sign_out_with_stale_guids_signs_in_with_the_stored_phone_number(store):
+    with Gateway({"someone"}) as gateway:
+        crashed_keeper_left(store, gateway.url, "first", "second")
+        store.save(gateway.url, 186, {"guid": "first", "signed_in_by": "module", "phone_number": "70186"})
+        values = params(
+            session_spec(), gateway.url, store, agent_id=None, all_kept=True, state="absent", password="pw"
+        )
+        result = SessionTask(values, False, False).run()
+        forced = [request for request in gateway.requests if "/forcelogin" in request[0]]
+    assert result["results"][0]["changed"] is True, result
+    assert json.loads(forced[0][2])["phonenum"] == "70186"
+    assert not store.keep_requested(gateway.url, 186)
 
 
 def test_only_not_signed_in_counts_as_signed_out(store):
