@@ -80,7 +80,8 @@ def check_ancestors(directory: str) -> None:
     Such a user could rename the store away and put a directory or a symlink of theirs in its place. A
     world-writable directory with the sticky bit (/tmp) lets nobody rename what others own, so it passes.
     Both the path as given and the path its symlinks lead to are checked."""
-    for path in {os.path.abspath(directory), os.path.realpath(directory)}:
+    given, real = os.path.abspath(directory), os.path.realpath(directory)
+    for path in (given,) if given == real else (given, real):
         parent = os.path.dirname(path)
         while True:
             why = _unsafe_ancestor(os.lstat(parent))

@@ -135,9 +135,8 @@ agent_id:
 results:
   description:
     - With O(agents), one result per agent, in the order given, each with the fields the single form returns
-      (RV(results[].agent_id), RV(results[].events), RV(results[].session_alive),
-      RV(results[].session_end_reason), RV(results[].session_problem), RV(results[].recording)), and
-      C(failed) and C(msg) for an agent that could not be read.
+      (RV(agent_id), RV(events), RV(session_alive), RV(session_end_reason), RV(session_problem), RV(recording)),
+      and C(failed) and C(msg) for an agent that could not be read.
   returned: with O(agents)
   type: list
   elements: dict

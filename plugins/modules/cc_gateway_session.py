@@ -83,7 +83,7 @@ options:
   all_kept:
     description:
       - With O(state=absent), sign out every agent the session store (O(session_dir)) keeps for O(gateway_url),
-        as if they were listed in O(agents): for a run that must end now, instead of waiting for
+        as if they were listed in O(agents). For a run that must end now, instead of waiting for
         O(keepalive_lease). O(password) is used for agents whose GUID went stale.
       - Mutually exclusive with O(agent_id) and O(agents); one of the three is required.
     type: bool

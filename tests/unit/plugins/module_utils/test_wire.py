@@ -76,7 +76,7 @@ def async_get(server, tls, secure, count=1, timeout=(2.0, 2.0), pause=0.0):
         client = transport.AsyncTransport(transport.resolve_route(server.url, **options(tls, secure)))
         try:
             answers = []
-            for _ in range(count):
+            for _exchange in range(count):
                 answers.append(await client.request("GET", "/p", {}, timeout=timeout))
                 await asyncio.sleep(pause)
             return answers
