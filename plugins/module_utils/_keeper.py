@@ -361,9 +361,8 @@ class KeptAgent:
                 outcomes.append(
                     f"{operation}: {await self._send(client, transport, method, path, operation, nothing)}"
                 )
-        except (
-            Exception
-        ) as exc:  # what could not be ended is said in the reason; the gateway's heartbeat ends it
+        except Exception as exc:
+            # Said in the reason; with nobody polling, the gateway's heartbeat ends the session 2 minutes later.
             outcomes.append(f"{type(exc).__name__}: {exc}")
         self.end(
             f"keepalive_lease of {self.lease:g} s ran out (no task used the agent since {since}); the keeper "
