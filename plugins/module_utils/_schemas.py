@@ -3,10 +3,14 @@
 """JSON Schemas of what the collection sends and receives, and the checks that use them.
 
 docs/schemas/cc_gateway.schema.json holds the same schemas for readers; a unit test keeps the two equal.
+A number in JSON is always finite; Python's float('nan') and float('inf') are not, and JSON Schema's minimum and
+maximum let NaN through, so check() refuses any number that is not finite before it validates.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import without_credentials
@@ -25,11 +29,30 @@ FILE_NAME_MAX = 100
 # Threads and pooled connections of one batch task; a gateway limits an agent's rate, not a campaign's, but a
 # controller with thousands of threads helps nobody.
 MAX_CONCURRENCY = 256
+# Upper bounds of the numbers of seconds a task takes: generous for any real use, and small enough that no
+# deadline computed from them overflows (time_t, a socket timeout, asyncio's loop time).
+TIMEOUT_MAX = 3600
+WAIT_TIMEOUT_MAX = 86400
+KEEPALIVE_LEASE_MAX = 7 * 86400
+# A session GUID, as the gateway hands it out in Set-GUID (279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0).
+GUID_MAX = 256
+GUID_PATTERN = "^[A-Za-z0-9._~+/=:-]*(?!\\n)$"
+HOST_MAX = 253
+LABEL_MAX = 63
 
-_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# A label: letters and digits, with hyphens inside (written so that no input makes the regex backtrack).
+_LABEL = "[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*"
 _HOST = f"(?:{_LABEL}(?:\\.{_LABEL})*|\\[[0-9A-Fa-f:.]+\\])"
 _PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-GATEWAY_URL_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss]?://{_HOST}(?::{_PORT})?/?(?!\\n)$"
+# The URL's shape: scheme, host, any port number; the host's length and the port's range are rules of their own
+# (below), checked on a URL of this shape, so that each gets its own sentence.
+GATEWAY_URL_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss]?://{_HOST}(?::[0-9]+)?/?(?!\\n)$"
+# On a URL of that shape: an IPv6 address, or a host name of at most 253 characters in labels of at most 63
+# (a longer one crashes URL parsers and IDNA codecs instead of failing to resolve).
+_NAME_LENGTH = f"(?=[^:/]{{1,{HOST_MAX}}}(?![^:/]))"
+_NAME_LABELS = f"[^.:/]{{1,{LABEL_MAX}}}(?:\\.[^.:/]{{1,{LABEL_MAX}}})*(?![^.:/])"
+GATEWAY_HOST_PATTERN = f"^[^:]+://(?:\\[|{_NAME_LENGTH}{_NAME_LABELS})"
+GATEWAY_PORT_PATTERN = f"^[^:]+://(?:\\[[^\\]]*\\]|[^:/]*)(?::{_PORT})?/?(?!\\n)$"
 
 RECORD_MODES = {"overwrite": 0, "append": 1}
 RECORD_FORMATS = {"default": 0, "24k_vox": 1, "32k_vox": 2, "64k_alaw": 3}
@@ -48,16 +71,37 @@ RECORD_ARGUMENTS: dict[str, Any] = {
         "record_mode": {"enum": list(RECORD_MODES)},
         "record_format": {"enum": list(RECORD_FORMATS)},
         "file_name": {"type": ["string", "null"], "maxLength": FILE_NAME_MAX},
-        "wait_timeout": {"type": "number", "exclusiveMinimum": 0},
+        "wait_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": WAIT_TIMEOUT_MAX},
     },
 }
 
 AGENT_ARGUMENTS: dict[str, Any] = {
     "$schema": DIALECT,
-    "title": "The agent of cec.cc_gateway.cc_gateway_session and cc_gateway_event_info",
+    "title": "The agent of every cec.cc_gateway task (of the task, or of one entry of agents)",
     "type": "object",
     "required": ["agent_id"],
-    "properties": {"agent_id": RECORD_ARGUMENTS["properties"]["agent_id"]},
+    "properties": {
+        "agent_id": RECORD_ARGUMENTS["properties"]["agent_id"],
+        "guid": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": GUID_MAX,
+            "pattern": GUID_PATTERN,
+            "description": "a session GUID: letters, digits and ._~+/=:- only (no space or line break), "
+            "as in 279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0",
+        },
+    },
+}
+
+TASK_ARGUMENTS: dict[str, Any] = {
+    "$schema": DIALECT,
+    "title": "Options of a cec.cc_gateway task that apply to all of its agents",
+    "type": "object",
+    "properties": {
+        "wait_timeout": RECORD_ARGUMENTS["properties"]["wait_timeout"],
+        "keepalive_lease": {"type": "number", "minimum": 0, "maximum": KEEPALIVE_LEASE_MAX},
+        "since": {"type": "integer", "minimum": 0},
+    },
 }
 
 CONNECTION_ARGUMENTS: dict[str, Any] = {
@@ -71,8 +115,24 @@ CONNECTION_ARGUMENTS: dict[str, Any] = {
             "pattern": GATEWAY_URL_PATTERN,
             "description": "a URL of scheme https (or http), a host and an optional port, nothing else, "
             "for example https://cc-gateway.example.com:8043",
+            # The URL has that shape: then its host and its port must be in range.
+            "if": {"pattern": GATEWAY_URL_PATTERN},
+            "then": {
+                "allOf": [
+                    {
+                        "pattern": GATEWAY_HOST_PATTERN,
+                        "description": f"a URL whose host name is at most {HOST_MAX} characters long, in "
+                        f"dot-separated labels of at most {LABEL_MAX}",
+                    },
+                    {
+                        "pattern": GATEWAY_PORT_PATTERN,
+                        "description": "a URL whose port, when given, is a number from 1 to 65535 "
+                        "(without leading zeros)",
+                    },
+                ]
+            },
         },
-        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": TIMEOUT_MAX},
         "max_concurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY},
     },
 }
@@ -168,6 +228,7 @@ AGENT_STATUS_RESPONSE: dict[str, Any] = {
 ALL: dict[str, dict[str, Any]] = {
     "record_arguments": RECORD_ARGUMENTS,
     "agent_arguments": AGENT_ARGUMENTS,
+    "task_arguments": TASK_ARGUMENTS,
     "connection_arguments": CONNECTION_ARGUMENTS,
     "record_request": RECORD_REQUEST,
     "sign_in_request": SIGN_IN_REQUEST,
@@ -179,7 +240,27 @@ ALL: dict[str, dict[str, Any]] = {
 
 
 class SchemaViolation(ValueError):
-    """A document does not match its schema; the message names the field and the rule."""
+    """A document does not match its schema; the message names the field and the rule.
+
+    problems holds (option, sentence) for each violation: the option is the document's top-level field as
+    users know it, "" for a document that is not a task's options (a request body, an answer)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [("", message)]
+
+
+# A value longer than this is shown by its start and its length: a 5,000-character host is not echoed whole.
+SHOWN_MAX = 120
+
+
+def _shown(value: Any) -> str:
+    # A URL's user:password@ (a gateway_url given with credentials) is not echoed back either; masked before
+    # it is cut, so that no part of it survives the cut.
+    text = without_credentials(repr(value))
+    if isinstance(value, str) and len(text) > SHOWN_MAX:
+        return f"{text[: SHOWN_MAX // 2]}... ({len(value)} characters)"
+    return text
 
 
 def _field_parts(error: Any) -> list[str]:
@@ -190,17 +271,29 @@ def _field_parts(error: Any) -> list[str]:
     return parts
 
 
+def _field(parts: list[str], prefix: str, names: dict[str, str]) -> str:
+    name = ".".join(parts) if parts else "(document)"
+    return names.get(name) or f"{prefix}{name}"
+
+
+def _option(parts: list[str], prefix: str, names: dict[str, str]) -> str:
+    """The task option a violation is about, "" when the document is not a task's options."""
+    if prefix or not parts:
+        return ""
+    return names.get(parts[0]) or parts[0]
+
+
 def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: dict[str, str]) -> str:
     parts = _field_parts(error)
-    name = ".".join(parts) if parts else "(document)"
-    field = names.get(name) or f"{prefix}{name}"
+    field = _field(parts, prefix, names)
     secret = bool(parts) and parts[-1] in secret_fields
     value = error.instance
-    # A URL's user:password@ (a gateway_url given with credentials) is not echoed back either.
-    shown = "the value given" if secret else without_credentials(repr(value))
+    shown = "the value given" if secret else _shown(value)
     rule = error.validator_value
     if error.validator == "maxLength":
         return f"{field}: {shown} is {len(value)} characters long, more than the maximum of {rule}"
+    if error.validator == "minLength" and rule == 1:
+        return f"{field}: {shown} is empty; give at least one character"
     if error.validator == "minLength":
         return f"{field}: {shown} is shorter than the minimum of {rule} characters"
     if error.validator == "pattern" and error.schema.get("description"):
@@ -212,9 +305,22 @@ def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: di
         return f"{field}: {shown} is not one of the allowed values ({allowed})"
     if error.validator == "required":
         return f"{field}: is required but missing"
-    if error.validator == "additionalProperties":
-        return f"{field}: {error.message}"
+    if isinstance(value, str) and len(value) > SHOWN_MAX:
+        # jsonschema's own sentence would hold the whole value.
+        return f"{field}: {shown} breaks the rule {error.validator}: {rule!r}"
     return f"{field}: {error.message}"
+
+
+def _not_finite(document: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[list[str], float]]:
+    """Where document holds a number that is not finite (NaN, an infinity), and that number."""
+    if isinstance(document, float) and not math.isfinite(document):
+        yield list(parts), document
+    elif isinstance(document, dict):
+        for key, value in document.items():
+            yield from _not_finite(value, (*parts, str(key)))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from _not_finite(value, (*parts, str(index)))
 
 
 def _validator(schema: dict[str, Any]) -> Any:
@@ -231,6 +337,34 @@ if Draft202012Validator is not None:
         _validator(_schema)
 
 
+def violations(
+    document: Any,
+    schema: dict[str, Any],
+    prefix: str = "",
+    secret_fields: tuple[str, ...] = (),
+    names: dict[str, str] | None = None,
+) -> list[tuple[str, str]]:
+    """(option, sentence) for every field of document that breaks schema, in the order of the fields.
+
+    A number that is not finite is refused first, for itself: minimum and maximum would let NaN pass."""
+    names = names or {}
+    found: list[tuple[list[str], str, str]] = [
+        (
+            parts,
+            _option(parts, prefix, names),
+            f"{_field(parts, prefix, names)}: {value!r} is not a finite number",
+        )
+        for parts, value in _not_finite(document)
+    ]
+    for error in _validator(schema).iter_errors(document):
+        if isinstance(error.instance, float) and not math.isfinite(error.instance):
+            continue
+        parts = _field_parts(error)
+        found.append((parts, _option(parts, prefix, names), _describe(error, prefix, secret_fields, names)))
+    found.sort(key=lambda item: item[0])
+    return [(option, sentence) for _parts, option, sentence in found]
+
+
 def check(
     document: Any,
     schema: dict[str, Any],
@@ -242,6 +376,6 @@ def check(
 
     Values of secret_fields are never shown; names maps a document's field to the option users know it by.
     """
-    errors = sorted(_validator(schema).iter_errors(document), key=lambda err: list(err.absolute_path))
-    if errors:
-        raise SchemaViolation("; ".join(_describe(err, prefix, secret_fields, names or {}) for err in errors))
+    problems = violations(document, schema, prefix, secret_fields, names)
+    if problems:
+        raise SchemaViolation("; ".join(sentence for _option, sentence in problems), problems)
