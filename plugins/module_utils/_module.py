@@ -1,6 +1,7 @@
 # Copyright: cec.cc_gateway contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The AnsibleModule every cc_gateway module is built on: it checks the third-party dependencies."""
+"""The AnsibleModule every cc_gateway module is built on: it checks the third-party dependencies, and leaves no
+no_log value in a message in any form a library may have put it in (repr, JSON, stripped)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import REQUESTS_IMPORT_ERROR
 from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import JSONSCHEMA_IMPORT_ERROR
+from ansible_collections.cec.cc_gateway.plugins.module_utils._task import scrub_result
 
 
 class CCGatewayModule(AnsibleModule):
@@ -18,6 +20,13 @@ class CCGatewayModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         if JSONSCHEMA_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib("jsonschema"), exception=str(JSONSCHEMA_IMPORT_ERROR))
+
+    # AnsibleModule masks a no_log value only as given; a library's exception may show it as its repr().
+    def exit_json(self, **kwargs: Any) -> None:  # type: ignore[override]
+        super().exit_json(**scrub_result(kwargs, getattr(self, "no_log_values", ())))
+
+    def fail_json(self, msg: str, **kwargs: Any) -> None:  # type: ignore[override]
+        super().fail_json(**scrub_result(dict(kwargs, msg=msg), getattr(self, "no_log_values", ())))
 
 
 def run_agent_task(argument_spec: dict[str, Any], task_class: Any, **spec_options: Any) -> None:

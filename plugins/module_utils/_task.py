@@ -3,12 +3,18 @@
 """One task for one agent or a batch of agents, wherever it runs (module or action plugin).
 
 A module names its request type, the manager that acts for one agent, and the fact it sets; this runs
-the validation of every agent before anything is sent, then the agents, concurrently in a batch.
+the validation of every agent before anything is sent, then the agents, concurrently in a batch. The task's
+result is made here, and here no secret given to the task is left in any of its messages.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import stat
 import traceback
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,16 +45,104 @@ UNVERIFIED_WARNING = (
 )
 
 
-def connection_errors(params: dict[str, Any]) -> list[str]:
-    """What is wrong with the task's connection options, before anything is sent."""
-    document = {"gateway_url": params["gateway_url"], "timeout": params["timeout"]}
+# Options whose values are secrets: never in a message, whatever a library puts into its exception's text.
+SECRET_KEYS = ("password", "guid")
+# The texts of a result (and of each of a batch's results) that secrets are scrubbed from.
+TEXT_KEYS = ("msg", "message", "warnings", "exception", "session_problem", "session_end_reason")
+MASK = "********"
+
+
+def option_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(option, sentence) for what is wrong with the task's connection options and the options that apply to
+    all of its agents (wait_timeout, keepalive_lease, since), before anything is sent."""
+    connection = {"gateway_url": params.get("gateway_url"), "timeout": params.get("timeout")}
     if params.get("max_concurrency") is not None:
-        document["max_concurrency"] = params["max_concurrency"]
+        connection["max_concurrency"] = params["max_concurrency"]
+    task = {
+        name: params[name] for name in schemas.TASK_ARGUMENTS["properties"] if params.get(name) is not None
+    }
+    return schemas.violations(connection, schemas.CONNECTION_ARGUMENTS) + schemas.violations(
+        task, schemas.TASK_ARGUMENTS
+    )
+
+
+def connection_errors(params: dict[str, Any]) -> list[str]:
+    """What is wrong with the task's connection options and its options for all agents, as sentences."""
+    return [sentence for _option, sentence in option_problems(params)]
+
+
+def session_dir_errors(directory: str) -> list[str]:
+    """What keeps directory from being (or becoming) the session store, before anything is sent: a path that
+    is not a directory, or below something that is not one."""
+    path = directory
     try:
-        schemas.check(document, schemas.CONNECTION_ARGUMENTS)
-    except SchemaViolation as exc:
-        return [str(exc)]
-    return []
+        while True:
+            try:
+                info = os.stat(path)
+                break
+            except (FileNotFoundError, NotADirectoryError):
+                parent = os.path.dirname(path)
+                if parent == path:
+                    return []
+                path = parent
+    except ValueError:
+        return ["session_dir: contains a NUL character; give the path of a directory"]
+    except OSError as exc:
+        return [f"session_dir: {directory} cannot be used: {exc.strerror} ({path})"]
+    if stat.S_ISDIR(info.st_mode):
+        return []
+    if path == directory:
+        return [f"session_dir: {directory} is not a directory; point session_dir at a directory of your own"]
+    return [
+        f"session_dir: {directory} cannot be made: {path} is not a directory; point session_dir at a "
+        "directory of your own"
+    ]
+
+
+def secret_forms(values: Iterable[Any]) -> list[str]:
+    """Every form a library may show a secret in: itself, stripped, inside repr() or ascii() (a header's
+    value in requests' errors), inside json.dumps() (a request body), as UTF-8 bytes' repr; longest first."""
+    forms: set[str] = set()
+    for value in values:
+        if not isinstance(value, str) or not value:
+            continue
+        for text in {value, value.strip()}:
+            forms.update(
+                (
+                    text,
+                    repr(text)[1:-1],
+                    ascii(text)[1:-1],
+                    json.dumps(text)[1:-1],
+                    json.dumps(text, ensure_ascii=False)[1:-1],
+                    repr(text.encode("utf-8", "backslashreplace"))[2:-1],
+                )
+            )
+    return sorted((form for form in forms if form), key=lambda form: (-len(form), form))
+
+
+def scrub_result(result: dict[str, Any], secrets: Iterable[Any]) -> dict[str, Any]:
+    """result with every form of every secret replaced by ******** in its texts and in its results' texts."""
+    forms = secret_forms(secrets)
+    if not forms:
+        return result
+    # One pass, longest form first: a mask is never masked again, a form never half-replaced.
+    pattern = re.compile("|".join(re.escape(form) for form in forms))
+
+    def clean(text: Any) -> Any:
+        return pattern.sub(MASK, text) if isinstance(text, str) else text
+
+    def scrubbed(item: dict[str, Any]) -> dict[str, Any]:
+        item = dict(item)
+        for key in TEXT_KEYS:
+            if key in item:
+                value = item[key]
+                item[key] = [clean(text) for text in value] if isinstance(value, list) else clean(value)
+        return item
+
+    result = scrubbed(result)
+    if isinstance(result.get("results"), list):
+        result["results"] = [scrubbed(item) if isinstance(item, dict) else item for item in result["results"]]
+    return result
 
 
 def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
@@ -89,10 +183,11 @@ class AgentTask:
         return []
 
     def requests(self) -> list[Any]:
-        """The task's agents as requests; a batch entry's own values win over the task's."""
+        """The task's agents as requests; a batch entry's own values win over the task's. An empty batch (what
+        an empty share of a campaign gives) has none."""
         params = self.params
-        if not params.get("agents"):
-            return [self.REQUEST.from_params(params)]
+        if params.get("agents") is None:
+            return [self.REQUEST.from_params(params)] if params.get("agent_id") is not None else []
         shared = {
             key: value for key, value in params.items() if key not in self.PER_AGENT_KEYS and key != "agents"
         }
@@ -105,9 +200,32 @@ class AgentTask:
             requests.append(self.REQUEST.from_params(merged))
         return requests
 
+    def agent_problems(self, request: Any) -> list[tuple[str, str]]:
+        """(option, sentence) for what is wrong with one agent's request: the module's own rules, the agent's
+        guid (never shown) and its sign-in body."""
+        problems: list[tuple[str, str]] = []
+        agent = {"agent_id": request.agent_id}
+        if getattr(request, "guid", None) is not None:
+            agent["guid"] = request.guid
+        checks = [
+            lambda: self.validate(request),
+            lambda: schemas.check(agent, schemas.AGENT_ARGUMENTS, secret_fields=("guid",)),
+        ]
+        if getattr(request, "password", None) is not None and getattr(request, "phone_number", None):
+            checks.append(lambda: check_sign_in(request.password, request.phone_number))
+        for run_check in checks:
+            try:
+                run_check()
+            except SchemaViolation as exc:
+                problems.extend(exc.problems)
+        return problems
+
     def validation_errors(self, requests: list[Any], batch: bool) -> list[str]:
-        """Every violation of every agent, before anything is sent."""
-        errors = connection_errors(self.params)
+        """Every violation of the task and of every agent, each said once, before anything is sent.
+
+        In a batch, what is wrong with an agent's own values is prefixed with its entry (agents[3]: ...); what
+        is wrong with an option of the whole task is said once, without."""
+        errors = connection_errors(self.params) + session_dir_errors(self.store.directory)
         if batch:
             errors.extend(
                 f"{key}: belongs to one agent; with agents, give it in each entry of agents"
@@ -116,18 +234,23 @@ class AgentTask:
             )
         seen: set[int] = set()
         for index, request in enumerate(requests):
-            try:
-                self.validate(request)
-                if getattr(request, "password", None) is not None and getattr(request, "phone_number", None):
-                    check_sign_in(request.password, request.phone_number)
-            except SchemaViolation as exc:
-                errors.append(f"agents[{index}]: {exc}" if batch else str(exc))
+            for option, sentence in self.agent_problems(request):
+                own = not option or option in self.PER_AGENT_KEYS
+                errors.append(f"agents[{index}]: {sentence}" if batch and own else sentence)
             if request.agent_id in seen:
                 errors.append(
                     f"agents[{index}]: agent {request.agent_id} is listed twice; list each agent once"
                 )
             seen.add(request.agent_id)
-        return errors
+        return list(dict.fromkeys(errors))
+
+    def secrets(self) -> list[str]:
+        """The secret values given to the task: its password and guid, and those of each entry of agents."""
+        values = [self.params.get(key) for key in SECRET_KEYS]
+        for entry in self.params.get("agents") or []:
+            if isinstance(entry, dict):
+                values.extend(entry.get(key) for key in SECRET_KEYS)
+        return [value for value in values if isinstance(value, str) and value]
 
     def __init__(self, params: dict[str, Any], check_mode: bool, diff: bool) -> None:
         self.params = params
@@ -156,12 +279,32 @@ class AgentTask:
             }
 
     def run(self) -> dict[str, Any]:
-        batch = bool(self.params.get("agents"))
+        """The task's result: the one place it is made, so the one place no secret is left in it."""
+        try:
+            result = self._run()
+        except Exception as exc:  # a bug: said in a sentence, with the traceback, for the whole task
+            result = {
+                "failed": True,
+                "changed": False,
+                "msg": f"Unexpected {type(exc).__name__}: {exc}",
+                "exception": traceback.format_exc(),
+            }
+        return scrub_result(result, self.secrets())
+
+    def _run(self) -> dict[str, Any]:
+        batch = self.params.get("agents") is not None
         requests = self.requests()
-        errors = self.validation_errors(requests, batch) or self.prepare()
+        errors = self.validation_errors(requests, batch)
+        if not errors and not requests and not batch:
+            # No agent at all (all_kept where it does not apply): what prepare() says of the task's options.
+            errors = self.prepare() or ["agent_id: is required without agents; give agent_id or agents"]
+        if not errors and requests:
+            errors = self.prepare()
         if errors:
             return {"failed": True, "changed": False, "msg": "; ".join(errors)}
-        if not batch:
+        if not requests:
+            result = self._nothing_to_do()
+        elif not batch:
             result = self._one(requests[0])
             result.setdefault("state", requests[0].state)
             if not self.diff:
@@ -175,6 +318,18 @@ class AgentTask:
             warnings.insert(0, UNVERIFIED_WARNING)
         if warnings:
             result["warnings"] = [*warnings, *result.get("warnings", [])]
+        return result
+
+    def _nothing_to_do(self) -> dict[str, Any]:
+        """An empty batch: nothing is sent, no keeper is started, nothing changes."""
+        result: dict[str, Any] = {
+            "changed": False,
+            "results": [],
+            "msg": "0 agents: nothing to do",
+            "ansible_facts": {self.FACT + "s": []},
+        }
+        if self.diff:
+            result["diff"] = {"before": {}, "after": {}}
         return result
 
     def _run_batch(self, requests: list[Any]) -> dict[str, Any]:

@@ -11,11 +11,13 @@ users whose gateway is reachable only from a remote host.
 from __future__ import annotations
 
 import os
+import traceback
 from typing import Any, ClassVar
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
+from ansible_collections.cec.cc_gateway.plugins.module_utils._task import scrub_result
 
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
 
@@ -65,7 +67,17 @@ class ControllerAction(ActionBase):
                 f"{missing} must be installed in the Python that runs ansible-playbook "
                 "(pip install -r requirements.txt of cec.cc_gateway)."
             )
-        outcome = self.run_here(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
+        try:
+            outcome = self.run_here(
+                params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)
+            )
+        except Exception as exc:  # a bug: a sentence, as the shipped module would fail, never a secret
+            outcome = {
+                "failed": True,
+                "changed": False,
+                "msg": f"Unexpected {type(exc).__name__}: {exc}",
+                "exception": traceback.format_exc(),
+            }
         result.update(module_result(outcome, params, no_log_values))
         return result
 
@@ -85,7 +97,8 @@ class ControllerAction(ActionBase):
 
 def module_result(outcome: dict[str, Any], params: dict[str, Any], no_log_values: set[str]) -> dict[str, Any]:
     """What the shipped module returns for the same outcome: AnsibleModule adds the invocation and masks the
-    values of no_log options wherever they appear in the result."""
-    outcome = dict(outcome)
+    values of no_log options wherever they appear in the result (CCGatewayModule: in messages also in the forms
+    a library may show them in)."""
+    outcome = scrub_result(dict(outcome), no_log_values)
     outcome.setdefault("invocation", {"module_args": params})
     return remove_values(outcome, no_log_values)
