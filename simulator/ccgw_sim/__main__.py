@@ -40,6 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--signin-delay", type=float, metavar="SECONDS", help="sign-in processing time (0)")
     parser.add_argument("--no-selfrecord", action="store_true", help="IF_ENABLE_AGENT_SELFRECORD=false")
     parser.add_argument("--mapping-disk", metavar="LETTER", help="MAPPINGDISK (default Y)")
+    parser.add_argument(
+        "--max-agent-id",
+        type=int,
+        metavar="N",
+        help="highest agent id accepted (default 59999; up to 999999 as AICC 25.200.0 and later)",
+    )
     parser.add_argument("--agents", metavar="RANGE[,RANGE]", help="roster, e.g. 101-120,186-195")
     parser.add_argument("--password", help=f"password of every agent (default {DEFAULT_PASSWORD})")
     parser.add_argument("--state-file", metavar="PATH", help="write {url, ca, pid} as JSON once listening")
@@ -67,12 +73,14 @@ def build_store(args: argparse.Namespace) -> Store:
         "signin_delay": args.signin_delay,
         "mapping_disk": args.mapping_disk,
         "selfrecord": False if args.no_selfrecord else None,
+        "max_agent_id": args.max_agent_id,
     }
     settings.update({key: value for key, value in flags.items() if value is not None})
     roster = build_roster(
         file_cfg.agents if file_cfg is not None else None,
         args.agents,
         args.password if args.password is not None else DEFAULT_PASSWORD,
+        settings.max_agent_id,
     )
     return Store(settings, roster)
 

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 AGENT_ID_MIN = 101
-AGENT_ID_MAX = 59999
+AGENT_ID_MAX = 59999  # the default upper bound (the seed's and older gateways' range)
+AGENT_ID_CEILING = 999999  # AICC 25.200.0 and later
 DEFAULT_AGENTS = "101-120,186-195"
 DEFAULT_PASSWORD = "Demo-1234"
 INSPECTOR_MODES = ("insert", "listen", "whisper")
@@ -30,6 +31,7 @@ class Settings:
     poll_hold: float = 2.0
     heartbeat_timeout: float = 120.0
     signin_delay: float = 0.0
+    max_agent_id: int = AGENT_ID_MAX
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -77,6 +79,14 @@ def _validate_setting(key: str, value: Any) -> Any:
         if not _is_number(value) or value < 0:
             raise ConfigError("signin_delay must be a number of seconds >= 0")
         return float(value)
+    if key == "max_agent_id":
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not AGENT_ID_MIN <= value <= AGENT_ID_CEILING
+        ):
+            raise ConfigError(f"max_agent_id must be an integer {AGENT_ID_MIN}-{AGENT_ID_CEILING}")
+        return value
     raise ConfigError(f"unknown setting {key!r}")
 
 
@@ -89,8 +99,8 @@ class AgentSpec:
     inspector_mode: str | None = None
 
 
-def parse_agent_ranges(text: str) -> list[int]:
-    """'101-120,186-195' -> [101, ..., 120, 186, ..., 195]."""
+def parse_agent_ranges(text: str, max_id: int = AGENT_ID_MAX) -> list[int]:
+    """'101-120,186-195' -> [101, ..., 120, 186, ..., 195]; every id within 101-max_id."""
     ids: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -102,8 +112,8 @@ def parse_agent_ranges(text: str) -> list[int]:
             end = int(high) if high else start
         except ValueError as exc:
             raise ConfigError(f"bad agent range {part!r}") from exc
-        if start > end or start < AGENT_ID_MIN or end > AGENT_ID_MAX:
-            raise ConfigError(f"agent range {part!r} must lie within {AGENT_ID_MIN}-{AGENT_ID_MAX}")
+        if start > end or start < AGENT_ID_MIN or end > max_id:
+            raise ConfigError(f"agent range {part!r} must lie within {AGENT_ID_MIN}-{max_id}")
         ids.extend(range(start, end + 1))
     if not ids:
         raise ConfigError("the agent roster is empty")
@@ -118,15 +128,15 @@ def roster_from_ids(ids: list[int], password: str) -> dict[int, AgentSpec]:
     return {i: AgentSpec(agent_id=i, password=password, phone=default_phone(i)) for i in ids}
 
 
-def _agent_from_yaml(item: Any, password: str) -> AgentSpec:
+def _agent_from_yaml(item: Any, password: str, max_id: int) -> AgentSpec:
     if not isinstance(item, dict) or "id" not in item:
         raise ConfigError(f"agent entry needs an 'id': {item!r}")
     try:
         agent_id = int(item["id"])
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad agent id {item['id']!r}") from exc
-    if not AGENT_ID_MIN <= agent_id <= AGENT_ID_MAX:
-        raise ConfigError(f"agent id {agent_id} outside {AGENT_ID_MIN}-{AGENT_ID_MAX}")
+    if not AGENT_ID_MIN <= agent_id <= max_id:
+        raise ConfigError(f"agent id {agent_id} outside {AGENT_ID_MIN}-{max_id}")
     mode = item.get("inspector_mode")
     if mode is not None and mode not in INSPECTOR_MODES:
         raise ConfigError(f"agent {agent_id}: inspector_mode must be one of {INSPECTOR_MODES} or null")
@@ -148,6 +158,7 @@ _YAML_KEYS = {
     "poll_hold": "poll_hold",
     "heartbeat_timeout": "heartbeat_timeout",
     "signin_delay": "signin_delay",
+    "max_agent_id": "max_agent_id",
 }
 
 
@@ -217,13 +228,15 @@ def load_yaml(path: str | Path) -> FileConfig:
     return result
 
 
-def build_roster(file_agents: list[Any] | None, ranges: str | None, password: str) -> dict[int, AgentSpec]:
-    """--agents wins over the file's agents, which win over the default roster."""
+def build_roster(
+    file_agents: list[Any] | None, ranges: str | None, password: str, max_id: int = AGENT_ID_MAX
+) -> dict[int, AgentSpec]:
+    """--agents wins over the file's agents, which win over the default roster (ids within 101-max_id)."""
     if ranges is not None:
-        return roster_from_ids(parse_agent_ranges(ranges), password)
+        return roster_from_ids(parse_agent_ranges(ranges, max_id), password)
     if file_agents is not None:
-        specs = [_agent_from_yaml(item, password) for item in file_agents]
+        specs = [_agent_from_yaml(item, password, max_id) for item in file_agents]
         if not specs:
             raise ConfigError("the agent roster is empty")
         return {spec.agent_id: spec for spec in specs}
-    return roster_from_ids(parse_agent_ranges(DEFAULT_AGENTS), password)
+    return roster_from_ids(parse_agent_ranges(DEFAULT_AGENTS, max_id), password)

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import AGENT_ID_MAX, AGENT_ID_MIN
+from .config import AGENT_ID_MIN
 from .faults import Fault, FaultBook
 from .reqlog import RequestLog, body_for_log, try_parse
 from .state import STATE_BUSY, STATE_IDLE, STATE_WORK, Agent, Recording, Store, now_ms
@@ -27,7 +27,7 @@ TRUNCATED_HEAD = (
     b"Content-Length: " + str(len(TRUNCATED_BODY)).encode() + b"\r\n\r\n"
 )
 PADDING = b"x" * 65536
-AGENT_ID_RE = re.compile(r"[1-9][0-9]{2,4}")
+AGENT_ID_RE = re.compile(r"[1-9][0-9]{2,5}")  # 100-999999; the upper bound is max_agent_id
 
 MESSAGES = {
     "000-002": "parameter invalid",
@@ -250,7 +250,8 @@ class Gateway:
             return 405, {"message": "method not allowed", "retcode": "405", "result": None}, allow
         handler, needs_guid = target
         agent_text = parts[1]
-        if AGENT_ID_RE.fullmatch(agent_text) is None or not AGENT_ID_MIN <= int(agent_text) <= AGENT_ID_MAX:
+        max_id = self.store.settings.max_agent_id
+        if AGENT_ID_RE.fullmatch(agent_text) is None or not AGENT_ID_MIN <= int(agent_text) <= max_id:
             payload, headers = error("000-002")
             return 200, payload, headers
         agent_id = int(agent_text)

@@ -15,6 +15,7 @@ CONFIG_KEYS = {
     "poll_hold",
     "heartbeat_timeout",
     "signin_delay",
+    "max_agent_id",
 }
 
 
@@ -29,6 +30,9 @@ def test_config_get_patch_and_validation(client: Client) -> None:
         {"poll_hold": -1},
         {"nope": 1},
         {"mapping_disk": "YY"},
+        {"max_agent_id": 1000000},
+        {"max_agent_id": 100},
+        {"max_agent_id": "59999"},
     ):
         response = client.admin("PATCH", "config", json=bad)
         assert response.status_code == 400 and response.json()["ok"] is False

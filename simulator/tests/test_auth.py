@@ -137,3 +137,19 @@ def test_held_poll_keeps_agent_alive(client: Client) -> None:
     client.admin("PATCH", "config", json={"poll_hold": 1.0})
     assert client.poll(186).json() == {"message": "", "retcode": "0"}
     assert client.agent(186)["signed_in"] is True
+
+
+def test_max_agent_id_patched_and_reset(client: Client) -> None:
+    assert client.admin("GET", "config").json()["max_agent_id"] == 59999
+    assert client.request("GET", "onlineagent/59999/agentstatus", guid="x").json()["retcode"] == "100-006"
+    assert client.request("GET", "onlineagent/60000/agentstatus", guid="x").json()["retcode"] == "000-002"
+    client.ready(186)
+    assert client.admin("PATCH", "config", json={"max_agent_id": 185}).json()["max_agent_id"] == 185
+    # Above the maximum: what any out-of-range id gets, on every route, sign-in included.
+    assert client.call("GET", "onlineagent/186/agentstatus", 186).json()["retcode"] == "000-002"
+    assert client.sign_in(186).json()["retcode"] == "000-002"
+    assert client.admin("PATCH", "config", json={"max_agent_id": 999999}).json()["max_agent_id"] == 999999
+    assert client.request("GET", "onlineagent/999999/agentstatus", guid="x").json()["retcode"] == "100-006"
+    assert client.call("GET", "onlineagent/186/agentstatus", 186).json()["retcode"] == "0"
+    client.admin("POST", "reset")
+    assert client.admin("GET", "config").json()["max_agent_id"] == 59999

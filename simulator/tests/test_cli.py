@@ -81,6 +81,7 @@ def test_http_yaml_config_and_flags_override(tmp_path: Path) -> None:
             "poll_hold": 0.3,
             "heartbeat_timeout": 50.0,
             "signin_delay": 0.0,
+            "max_agent_id": 59999,
         }
         assert client.sign_in(186).json()["retcode"] == "100-004"
         body = client.request(
@@ -223,5 +224,49 @@ def test_poll_hold_flag_overrides_basic_properties_keys(tmp_path: Path) -> None:
     ],
 )
 def test_bad_poll_hold_config(tmp_path: Path, text: str, args: tuple[str, ...], message: str) -> None:
+    result = _run_config_only(tmp_path, text, *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_max_agent_id_flag_widens_the_range(tmp_path: Path) -> None:
+    sim = start_sim(tmp_path, "--http", "--max-agent-id", "999999", "--agents", "186,60000,999999")
+    try:
+        client = sim.client()
+        assert client.admin("GET", "config").json()["max_agent_id"] == 999999
+        for agent in (60000, 999999):
+            assert client.sign_in(agent).json()["retcode"] == "0"
+            assert client.call("GET", f"onlineagent/{agent}/agentstatus", agent).json()["retcode"] == "0"
+        assert client.sign_in(123456).json()["retcode"] == "100-004"  # in range, not in the roster
+        for bad in ("1000000", "0999999", "99"):
+            assert client.request("GET", f"onlineagent/{bad}/agentstatus").json()["retcode"] == "000-002"
+    finally:
+        assert sim.stop() == 0
+
+
+def test_max_agent_id_from_yaml(tmp_path: Path) -> None:
+    config = tmp_path / "sim.yml"
+    config.write_text("max_agent_id: 200000\nagents:\n  - {id: 123456}\n")
+    sim = start_sim(tmp_path, "--http", "--config", str(config))
+    try:
+        client = sim.client()
+        assert client.admin("GET", "config").json()["max_agent_id"] == 200000
+        assert client.sign_in(123456).json()["retcode"] == "0"
+        assert client.request("GET", "onlineagent/200001/agentstatus").json()["retcode"] == "000-002"
+    finally:
+        assert sim.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("", ("--max-agent-id", "1000000"), "max_agent_id"),
+        ("", ("--max-agent-id", "100"), "max_agent_id"),
+        ("max_agent_id: '70000'\n", (), "max_agent_id"),
+        ("", ("--agents", "186,60000"), "agent range '60000' must lie within 101-59999"),
+        ("", ("--max-agent-id", "70000", "--agents", "70001"), "within 101-70000"),
+        ("max_agent_id: 70000\nagents: [{id: 70001}]\n", (), "outside 101-70000"),
+    ],
+)
+def test_bad_max_agent_id(tmp_path: Path, text: str, args: tuple[str, ...], message: str) -> None:
     result = _run_config_only(tmp_path, text, *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
