@@ -5,12 +5,52 @@ no_log value in a message in any form a library may have put it in (repr, JSON, 
 
 from __future__ import annotations
 
+import copy
+import math
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import REQUESTS_IMPORT_ERROR
 from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import JSONSCHEMA_IMPORT_ERROR
 from ansible_collections.cec.cc_gateway.plugins.module_utils._task import scrub_result
+
+
+def finite_int_arguments(argument_spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
+    """arguments with an infinity given to an int option (or to one in the entries of agents) replaced by a
+    text that ansible-core's own type check refuses by the option's name; that check would crash on the
+    infinity itself (OverflowError in int()). The same object when there is none."""
+    replaced: dict[str, Any] = {}
+    for name, option in argument_spec.items():
+        value = arguments.get(name) if isinstance(arguments, dict) else None
+        if option.get("type") == "int" and isinstance(value, float) and math.isinf(value):
+            replaced[name] = f"{value!r} (not a finite number)"
+        elif option.get("options") and isinstance(value, list):
+            entries = [finite_int_arguments(option["options"], entry) for entry in value]
+            if any(new is not old for new, old in zip(entries, value)):
+                replaced[name] = entries
+    return {**arguments, **replaced} if replaced else arguments
+
+
+# What ansible-core says of an entry of a list of mappings that is not one, without naming the option.
+DICT_REQUESTED = "dictionary requested, could not parse JSON or key=value"
+
+
+def named_validation_message(msg: str, argument_spec: dict[str, Any], arguments: dict[str, Any]) -> str:
+    """msg, or for ansible-core's sentence that names no option, one that names it and says what to give."""
+    if not msg.startswith(DICT_REQUESTED) or not isinstance(arguments, dict):
+        return msg
+    for name, option in argument_spec.items():
+        value = arguments.get(name)
+        if option.get("elements") != "dict" or value is None:
+            continue
+        entries = value if isinstance(value, list) else [value]
+        odd = [index for index, entry in enumerate(entries) if not isinstance(entry, dict)]
+        if odd:
+            return (
+                f"{name}[{odd[0]}]: is not a mapping ({msg}); give {name} as a list of mappings, such as "
+                f"[{{agent_id: 186}}, {{agent_id: 187}}]"
+            )
+    return msg
 
 
 class CCGatewayModule(AnsibleModule):
@@ -21,11 +61,19 @@ class CCGatewayModule(AnsibleModule):
         if JSONSCHEMA_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib("jsonschema"), exception=str(JSONSCHEMA_IMPORT_ERROR))
 
+    def _load_params(self) -> None:
+        super()._load_params()
+        self.params = finite_int_arguments(self.argument_spec, self.params)
+        # As given: validation drops the entries it cannot convert, which a message must still name.
+        self.arguments_given = copy.deepcopy(self.params)
+
     # AnsibleModule masks a no_log value only as given; a library's exception may show it as its repr().
     def exit_json(self, **kwargs: Any) -> None:  # type: ignore[override]
         super().exit_json(**scrub_result(kwargs, getattr(self, "no_log_values", ())))
 
     def fail_json(self, msg: str, **kwargs: Any) -> None:  # type: ignore[override]
+        given = getattr(self, "arguments_given", {})
+        msg = named_validation_message(str(msg), getattr(self, "argument_spec", {}), given)
         super().fail_json(**scrub_result(dict(kwargs, msg=msg), getattr(self, "no_log_values", ())))
 
 

@@ -17,6 +17,10 @@ from typing import Any, ClassVar
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
+from ansible_collections.cec.cc_gateway.plugins.module_utils._module import (
+    finite_int_arguments,
+    named_validation_message,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._task import scrub_result
 
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
@@ -80,6 +84,19 @@ class ControllerAction(ActionBase):
             }
         result.update(module_result(outcome, params, no_log_values))
         return result
+
+    def validate_argument_spec(self, argument_spec: Any = None, **options: Any) -> Any:
+        """ActionBase's, as the shipped module validates: on the task's arguments without an infinity given to
+        an int option (on which ansible-core's type check would crash), and naming the option in every refusal."""
+        given = self._task.args
+        self._task.args = finite_int_arguments(argument_spec or {}, given)
+        try:
+            return super().validate_argument_spec(argument_spec=argument_spec, **options)
+        except AnsibleActionFail as exc:
+            message = named_validation_message(getattr(exc, "message", str(exc)), argument_spec or {}, given)
+            raise AnsibleActionFail(message, obj=given) from None
+        finally:
+            self._task.args = given
 
     def missing_libraries(self) -> str | None:
         from ansible_collections.cec.cc_gateway.plugins.module_utils._client import REQUESTS_IMPORT_ERROR
