@@ -2,16 +2,18 @@
 # The role cec.cc_gateway.campaign, run as users run it (the playbook cec.cc_gateway.campaign, an inventory of
 # runner hosts, -e @vars), on four local runners, each with a session store (and session keeper) of its own,
 # against the simulator in dynamic authentication with a 3 s heartbeat limit and a new GUID every second:
-#   1. 200 agents held 5 s, past the heartbeat limit: all pass;
+#   1. 200 agents held 5 s, past the heartbeat limit: all pass; the report's missing directory is made (0700);
 #   2. 21 agents of which six fail, one at each step (wrong passwords and an agent the gateway does not know at
 #      sign-in, a failed recording at start, an agent forced out during the hold at the check, a gateway fault at
 #      stop): the others complete, the reports name the six with step and reason, the play fails; at -vvv, and no
 #      password appears in the output or the reports;
 #   3. two slices of a sliced job (--limit, the complete runner list given): every agent exactly once;
-#   4. check mode with a runner missing from the runner list, and with an agent listed twice: refused clearly,
-#      nothing is sent;
-#   5. a runner that breaks off during the hold (its Python is missing): its agents are reported at step "runner"
-#      with the reason and still signed out, the other runner's agents pass, the play fails.
+#   4. check mode with a runner missing from the runner list, with an agent listed twice, with an agent id out of
+#      range and a lease shorter than the hold: refused clearly, nothing is sent; a report directory that cannot be
+#      made fails every runner before any sign-in; an empty campaign is a clean run that sends nothing;
+#   5. a runner that breaks off at the hold (its Python is missing, so the controller cannot reach it again): its
+#      agents are reported at step "runner" with the reason and still signed out, the other runner's agents pass,
+#      the play fails.
 # check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
 set -euo pipefail
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
@@ -120,12 +122,15 @@ no_keeper_left() {
 
 echo "== 1. 200 agents on four runners, held past the heartbeat limit"
 reset
-mkdir -p "$work/run1"
-vars "$work/vars1.json" 2001-2200 5 "$work/run1/campaign.json"
+# The report's directory does not exist: the role makes it, owner-only, before anything is signed in.
+vars "$work/vars1.json" 2001-2200 5 "$work/run1/reports/campaign.json"
 SECONDS=0
 campaign passing 0 -e "@$work/vars1.json" "$@"
 echo "ansible-playbook took $SECONDS s"
-check passing --agents 2001-2200 --runners "$runners" --report "$work/run1/campaign.json" --hold 5 --heartbeat 3
+check passing --agents 2001-2200 --runners "$runners" --report "$work/run1/reports/campaign.json" --hold 5 --heartbeat 3
+for dir in "$work/run1" "$work/run1/reports"; do
+  [ "$(stat -c %a "$dir")" = 700 ] || { echo "run 1: the role made $dir with mode $(stat -c %a "$dir"), not 700"; exit 1; }
+done
 no_keeper_left "run 1"
 
 echo "== 2. Six agents fail, one or more at each step; the others complete and the play fails"
@@ -190,8 +195,31 @@ grep -q "cc_gateway_campaign_agents lists agents 2001 more than once" "$work/dup
   exit 1
 }
 check untouched
+campaign settings 2 --check -e "@$work/vars3.json" -e cc_gateway_campaign_hold=20 -e cc_gateway_campaign_lease=15 \
+  -e '{"cc_gateway_campaign_agents": [{"agent_id": 2001}, {"agent_id": 60000}, {"agent_id": 100}]}' "$@"
+for text in "agent_id must be from 101 to 59999, not 100, 60000" \
+  "cc_gateway_campaign_lease (15 s) is shorter than the hold plus the wait for the confirmations (50.0 s)"; do
+  grep -qF "$text" "$work/settings.log" || { echo "run 4: the settings were not refused with: $text"; exit 1; }
+done
+check untouched
+# A report directory that cannot be made (below a regular file; even root cannot): every runner fails before
+# anything is sent.
+touch "$work/not-a-directory"
+campaign nodir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_report=$work/not-a-directory/reports/campaign.json" "$@"
+grep -q "its directory $work/not-a-directory/reports is missing and could not be made" "$work/nodir.log" || {
+  echo "run 4: a report directory that cannot be made was not refused clearly"
+  exit 1
+}
+[ "$(grep -c "Nothing was signed in by this runner" "$work/nodir.log")" -ge 4 ] || {
+  echo "run 4: not every runner failed before signing in for the missing report directory"
+  exit 1
+}
+check untouched
+# An empty campaign (an empty share of a list that was filtered away, say): a clean run that sends nothing.
+campaign empty 0 -e "@$work/vars3.json" -e '{"cc_gateway_campaign_agents": []}' -e "cc_gateway_campaign_report=$work/empty.json" "$@"
+check empty --runners "$runners" --report "$work/empty.json"
 
-echo "== 5. A runner breaks off during the hold"
+echo "== 5. A runner breaks off at the hold"
 reset
 cat >"$work/broken.ini" <<EOF
 [cc_gateway_runners]
@@ -203,6 +231,6 @@ ansible_connection=local
 ansible_python_interpreter="{{ ansible_playbook_python }}"
 EOF
 vars "$work/vars5.json" 2001-2010 1 "$work/broken.json"
-inventory=$work/broken.ini campaign broken 2 -e "@$work/vars5.json" "$@"
+inventory=$work/broken.ini campaign broken 2 -e "@$work/vars5.json" -e cc_gateway_campaign_reconnect_timeout=2 "$@"
 check broken --agents 2001-2010 --runners runner1,runner5 --report "$work/broken.json"
 no_keeper_left "run 5"
