@@ -31,6 +31,22 @@ def finite_int_arguments(argument_spec: dict[str, Any], arguments: dict[str, Any
     return {**arguments, **replaced} if replaced else arguments
 
 
+def given_no_log_values(argument_spec: dict[str, Any], arguments: Any) -> set[str]:
+    """The values given to no_log options, also in entries of agents, whatever the shape of the rest: ansible-core
+    lists none at all when an entry of agents is not a mapping, and would show the password in the invocation."""
+    values: set[str] = set()
+    if not isinstance(arguments, dict):
+        return values
+    for name, option in argument_spec.items():
+        value = arguments.get(name)
+        if option.get("no_log") and isinstance(value, str) and value:
+            values.add(value)
+        elif option.get("options") and isinstance(value, (list, dict)):
+            for entry in value if isinstance(value, list) else [value]:
+                values |= given_no_log_values(option["options"], entry)
+    return values
+
+
 # What ansible-core says of an entry of a list of mappings that is not one, without naming the option.
 DICT_REQUESTED = "dictionary requested, could not parse JSON or key=value"
 
@@ -66,15 +82,24 @@ class CCGatewayModule(AnsibleModule):
         self.params = finite_int_arguments(self.argument_spec, self.params)
         # As given: validation drops the entries it cannot convert, which a message must still name.
         self.arguments_given = copy.deepcopy(self.params)
+        self.no_log_values.update(given_no_log_values(self.argument_spec, self.params))
 
-    # AnsibleModule masks a no_log value only as given; a library's exception may show it as its repr().
+    def _reported(self, result: dict[str, Any]) -> dict[str, Any]:
+        """result without any form of a no_log value in its texts (AnsibleModule masks a value only as given, a
+        library's exception may show its repr()), its warnings handed to warn() (passing them is deprecated)."""
+        result = scrub_result(result, getattr(self, "no_log_values", ()))
+        warnings = result.pop("warnings", None) or []
+        for warning in warnings if isinstance(warnings, list) else [warnings]:
+            self.warn(warning)
+        return result
+
     def exit_json(self, **kwargs: Any) -> None:  # type: ignore[override]
-        super().exit_json(**scrub_result(kwargs, getattr(self, "no_log_values", ())))
+        super().exit_json(**self._reported(kwargs))
 
     def fail_json(self, msg: str, **kwargs: Any) -> None:  # type: ignore[override]
         given = getattr(self, "arguments_given", {})
         msg = named_validation_message(str(msg), getattr(self, "argument_spec", {}), given)
-        super().fail_json(**scrub_result(dict(kwargs, msg=msg), getattr(self, "no_log_values", ())))
+        super().fail_json(**self._reported(dict(kwargs, msg=msg)))
 
 
 def run_agent_task(argument_spec: dict[str, Any], task_class: Any, **spec_options: Any) -> None:
