@@ -106,7 +106,7 @@ def secret_forms(values: Iterable[Any]) -> list[str]:
     for value in values:
         if not isinstance(value, str) or not value:
             continue
-        for text in {value, value.strip()}:
+        for text in (value, value.strip()):
             forms.update(
                 (
                     text,
