@@ -46,6 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="highest agent id accepted (default 59999; up to 999999 as AICC 25.200.0 and later)",
     )
+    parser.add_argument(
+        "--answer-shape",
+        metavar="SPEC",
+        help="shape of every gateway answer on the wire: split, chunked, stray or slow, with parameters as "
+        "KIND:key=value,... or a JSON object (e.g. chunked:pieces=4,delay=0.01); default none",
+    )
     parser.add_argument("--agents", metavar="RANGE[,RANGE]", help="roster, e.g. 101-120,186-195")
     parser.add_argument("--password", help=f"password of every agent (default {DEFAULT_PASSWORD})")
     parser.add_argument("--state-file", metavar="PATH", help="write {url, ca, pid} as JSON once listening")
@@ -74,6 +80,7 @@ def build_store(args: argparse.Namespace) -> Store:
         "mapping_disk": args.mapping_disk,
         "selfrecord": False if args.no_selfrecord else None,
         "max_agent_id": args.max_agent_id,
+        "answer_shape": args.answer_shape,
     }
     settings.update({key: value for key, value in flags.items() if value is not None})
     roster = build_roster(

@@ -11,6 +11,7 @@ from .config import INSPECTOR_MODES, ConfigError
 from .faults import FaultBook, FaultError
 from .reqlog import RequestLog
 from .state import Agent, Store
+from .wire import Wire
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -37,10 +38,11 @@ async def _body(request: web.Request, required: bool = True) -> Any:
 
 
 class Admin:
-    def __init__(self, store: Store, faults: FaultBook, log: RequestLog) -> None:
+    def __init__(self, store: Store, faults: FaultBook, log: RequestLog, wire: Wire) -> None:
         self.store = store
         self.faults = faults
         self.log = log
+        self.wire = wire
 
     async def reset(self, request: web.Request) -> web.Response:
         try:
@@ -56,6 +58,7 @@ class Admin:
         self.store.settings.update(settings.as_dict())
         self.log.clear()
         self.faults.clear()
+        self.wire.clear()
         return _json({"ok": True})
 
     async def get_config(self, request: web.Request) -> web.Response:
@@ -114,6 +117,9 @@ class Admin:
     async def polls(self, request: web.Request) -> web.Response:
         return _json({"outstanding": self.store.outstanding_polls, "total": self.store.total_polls})
 
+    async def strays(self, request: web.Request) -> web.Response:
+        return _json(self.wire.stray_view())
+
     async def add_fault(self, request: web.Request) -> web.Response:
         try:
             fault = self.faults.add(await _body(request))
@@ -140,6 +146,7 @@ def add_routes(app: web.Application, admin: Admin) -> None:
     router.add_get("/_sim/recordings", admin.recordings)
     router.add_get("/_sim/requests", admin.requests)
     router.add_get("/_sim/polls", admin.polls)
+    router.add_get("/_sim/strays", admin.strays)
     router.add_post("/_sim/faults", admin.add_fault)
     router.add_get("/_sim/faults", admin.list_faults)
     router.add_delete("/_sim/faults", admin.clear_faults)

@@ -14,6 +14,7 @@ from . import gateway as gateway_routes
 from .faults import FaultBook
 from .reqlog import RequestLog
 from .state import Store
+from .wire import Wire
 
 STORE_KEY = web.AppKey("store", Store)
 
@@ -41,8 +42,9 @@ def build_app(store: Store) -> web.Application:
     app[STORE_KEY] = store
     faults = FaultBook()
     log = RequestLog()
-    gateway_routes.add_routes(app, gateway_routes.Gateway(store, faults, log))
-    admin_routes.add_routes(app, admin_routes.Admin(store, faults, log))
+    wire = Wire()
+    gateway_routes.add_routes(app, gateway_routes.Gateway(store, faults, log, wire))
+    admin_routes.add_routes(app, admin_routes.Admin(store, faults, log, wire))
     app.router.add_route("*", "/{tail:.*}", _not_found)
 
     async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:

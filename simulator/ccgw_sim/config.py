@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .faults import FaultError, shape_setting, standing_shape
 
 AGENT_ID_MIN = 101
 AGENT_ID_MAX = 59999  # the default upper bound (the seed's and older gateways' range)
@@ -32,6 +35,7 @@ class Settings:
     heartbeat_timeout: float = 120.0
     signin_delay: float = 0.0
     max_agent_id: int = AGENT_ID_MAX
+    answer_shape: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -87,7 +91,49 @@ def _validate_setting(key: str, value: Any) -> Any:
         ):
             raise ConfigError(f"max_agent_id must be an integer {AGENT_ID_MIN}-{AGENT_ID_CEILING}")
         return value
+    if key == "answer_shape":
+        return _answer_shape(value)
     raise ConfigError(f"unknown setting {key!r}")
+
+
+def _scalar(text: str) -> Any:
+    """A value of the short shape form: a JSON number, true, false, null or "string", else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_shape_option(text: str) -> Any:
+    """`none`, a JSON object, or the short form `KIND[:key=value[,key=value...]]`."""
+    text = text.strip()
+    if text.lower() == "none":
+        return None
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"answer_shape: not JSON: {exc}") from exc
+    kind, _, rest = text.partition(":")
+    spec: dict[str, Any] = {"kind": kind.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"answer_shape: {item!r} is not key=value")
+        spec[key.strip()] = _scalar(value.strip())
+    return spec
+
+
+def _answer_shape(value: Any) -> dict[str, Any] | None:
+    """The shape of every (matching) gateway answer; null for none. Stored with its defaults filled in."""
+    if isinstance(value, str):
+        value = parse_shape_option(value)
+    if value is None:
+        return None
+    try:
+        return shape_setting(standing_shape(value))
+    except FaultError as exc:
+        raise ConfigError(f"answer_shape: {exc}") from exc
 
 
 @dataclass
@@ -159,6 +205,7 @@ _YAML_KEYS = {
     "heartbeat_timeout": "heartbeat_timeout",
     "signin_delay": "signin_delay",
     "max_agent_id": "max_agent_id",
+    "answer_shape": "answer_shape",
 }
 
 

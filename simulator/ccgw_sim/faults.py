@@ -18,7 +18,24 @@ KINDS = (
     "raw",
     "truncated",
     "oversized",
+    "split",
+    "chunked",
+    "stray",
+    "slow",
 )
+# Kinds that change only how a normal answer goes on the wire (the request is handled as usual).
+SHAPE_KINDS = ("split", "chunked", "stray", "slow")
+# Every key a shape spec may hold; anything else is refused (a misspelt key would silently mean a default).
+SHAPE_KEYS = {
+    "split": {"pieces", "delay", "head_apart"},
+    "chunked": {"pieces", "delay"},
+    "stray": {"delay", "body", "guid"},
+    "slow": {"interval", "limit", "slow_head"},
+}
+COMMON_KEYS = {"kind", "method", "path", "count"}
+PIECES_MAX = 1000
+DELAY_MAX = 300.0
+SLOW_LIMIT_MAX = 3600.0
 JSON_TYPE = "application/json;charset=UTF-8"
 OVERSIZED_DEFAULT = 2 * 1024 * 1024
 OVERSIZED_MIN = len('{"message":"","retcode":"0"}')
@@ -45,6 +62,13 @@ class Fault:
     content_type: str = JSON_TYPE
     data: bytes = b""
     size: int = 0
+    pieces: int = 0
+    head_apart: bool = False
+    interval: float = 0.0
+    limit: float = 0.0
+    slow_head: bool = False
+    stray_body: str | None = None
+    guid: str | None = None
 
     def matches(self, method: str, tail: str) -> bool:
         if self.method is not None and self.method != method:
@@ -74,7 +98,19 @@ class Fault:
             data["data"] = self.data.decode("latin-1")
         elif self.kind == "oversized":
             data["size"] = self.size
+        elif self.kind in SHAPE_KINDS:
+            data.update(self.shape_view())
         return data
+
+    def shape_view(self) -> dict[str, Any]:
+        """The parameters of a shape kind, defaults filled in."""
+        if self.kind == "split":
+            return {"pieces": self.pieces, "delay": self.delay, "head_apart": self.head_apart}
+        if self.kind == "chunked":
+            return {"pieces": self.pieces, "delay": self.delay}
+        if self.kind == "stray":
+            return {"delay": self.delay, "body": self.stray_body, "guid": self.guid}
+        return {"interval": self.interval, "limit": self.limit, "slow_head": self.slow_head}
 
 
 def _status(spec: dict[str, Any], default: int | None = None) -> int:
@@ -91,6 +127,108 @@ def _number(spec: dict[str, Any], key: str) -> float:
     return float(value)
 
 
+def _bounded(spec: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = spec.get(key, default)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+        raise FaultError(f"{key!r} must be a number of seconds {low:g}-{high:g}")
+    return float(value)
+
+
+def _positive(spec: dict[str, Any], key: str, default: float, high: float) -> float:
+    value = _bounded(spec, key, default, 0.0, high)
+    if value <= 0:
+        raise FaultError(f"{key!r} must be a number of seconds > 0 (at most {high:g})")
+    return value
+
+
+def _flag(spec: dict[str, Any], key: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise FaultError(f"{key!r} must be true or false")
+    return value
+
+
+def _pieces(spec: dict[str, Any], low: int) -> int:
+    value = spec.get("pieces", 2)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= PIECES_MAX:
+        raise FaultError(f"'pieces' must be an integer {low}-{PIECES_MAX}")
+    return value
+
+
+def _optional_text(spec: dict[str, Any], key: str, header: bool) -> str | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FaultError(f"{key!r} must be a string or null")
+    if header and (not value or not value.isascii() or not value.isprintable() or " " in value):
+        raise FaultError(f"{key!r} must be printable ASCII without spaces (a header value)")
+    return value
+
+
+def set_shape(fault: Fault, spec: dict[str, Any]) -> None:
+    """Read a shape kind's parameters from its spec, defaults filled in."""
+    unknown = set(spec) - COMMON_KEYS - SHAPE_KEYS[fault.kind]
+    if unknown:
+        raise FaultError(f"unknown keys for {fault.kind}: {', '.join(sorted(unknown))}")
+    if fault.kind == "split":
+        fault.pieces = _pieces(spec, 2)
+        fault.delay = _bounded(spec, "delay", 0.02, 0.0, DELAY_MAX)
+        fault.head_apart = _flag(spec, "head_apart")
+    elif fault.kind == "chunked":
+        fault.pieces = _pieces(spec, 1)
+        fault.delay = _bounded(spec, "delay", 0.02, 0.0, DELAY_MAX)
+    elif fault.kind == "stray":
+        fault.delay = _bounded(spec, "delay", 0.05, 0.0, DELAY_MAX)
+        fault.stray_body = _optional_text(spec, "body", header=False)
+        fault.guid = _optional_text(spec, "guid", header=True)
+    else:
+        fault.interval = _positive(spec, "interval", 1.0, 60.0)
+        fault.limit = _positive(spec, "limit", 30.0, SLOW_LIMIT_MAX)
+        fault.slow_head = _flag(spec, "slow_head")
+
+
+def _matcher(spec: dict[str, Any]) -> tuple[str | None, str | None, re.Pattern[str] | None]:
+    method = spec.get("method")
+    if method is not None and not isinstance(method, str):
+        raise FaultError("'method' must be a string")
+    path = spec.get("path")
+    pattern = None
+    if path is not None:
+        if not isinstance(path, str):
+            raise FaultError("'path' must be a regular expression string")
+        try:
+            pattern = re.compile(path)
+        except re.error as exc:
+            raise FaultError(f"bad 'path' regex: {exc}") from exc
+    return method.upper() if method else None, path, pattern
+
+
+def standing_shape(spec: Any) -> Fault:
+    """The answer_shape setting: a shape for every matching answer, without a count.
+
+    `spec` is a shape kind's name or a fault spec of a shape kind (method and path filters allowed).
+    """
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, dict):
+        raise FaultError("must be a shape kind or an object with 'kind'")
+    kind = spec.get("kind")
+    if kind not in SHAPE_KINDS:
+        raise FaultError(f"kind must be one of {', '.join(SHAPE_KINDS)}")
+    if "count" in spec:
+        raise FaultError("takes no 'count' (it applies to every matching answer)")
+    method, path, pattern = _matcher(spec)
+    fault = Fault(0, kind, method, path, pattern, 0)
+    set_shape(fault, spec)
+    return fault
+
+
+def shape_setting(fault: Fault) -> dict[str, Any]:
+    """How a standing shape is shown in /_sim/config (what it was given, defaults filled in)."""
+    return {"kind": fault.kind, "method": fault.method, "path": fault.path, **fault.shape_view()}
+
+
 class FaultBook:
     def __init__(self) -> None:
         self.faults: list[Fault] = []
@@ -102,24 +240,15 @@ class FaultBook:
         kind = spec.get("kind")
         if kind not in KINDS:
             raise FaultError(f"kind must be one of {', '.join(KINDS)}")
-        method = spec.get("method")
-        if method is not None and not isinstance(method, str):
-            raise FaultError("'method' must be a string")
-        path = spec.get("path")
-        pattern = None
-        if path is not None:
-            if not isinstance(path, str):
-                raise FaultError("'path' must be a regular expression string")
-            try:
-                pattern = re.compile(path)
-            except re.error as exc:
-                raise FaultError(f"bad 'path' regex: {exc}") from exc
+        method, path, pattern = _matcher(spec)
         count = spec.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise FaultError("'count' must be an integer >= 1")
         self.last_id += 1
-        fault = Fault(self.last_id, kind, method.upper() if method else None, path, pattern, count)
-        if kind == "latency":
+        fault = Fault(self.last_id, kind, method, path, pattern, count)
+        if kind in SHAPE_KINDS:
+            set_shape(fault, spec)
+        elif kind == "latency":
             fault.delay = _number(spec, "delay")
         elif kind == "retcode":
             retcode = spec.get("retcode")

@@ -12,9 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from .config import AGENT_ID_MIN
-from .faults import Fault, FaultBook
-from .reqlog import RequestLog, body_for_log, try_parse
+from .faults import SHAPE_KINDS, Fault, FaultBook, standing_shape
+from .reqlog import LogEntry, RequestLog, body_for_log, try_parse
 from .state import STATE_BUSY, STATE_IDLE, STATE_WORK, Agent, Recording, Store, now_ms
+from .wire import Wire
 
 PREFIX = "/agentgateway/resource/"
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -83,11 +84,15 @@ def _int_like(value: Any) -> int | None:
 
 
 class Gateway:
-    def __init__(self, store: Store, faults: FaultBook, log: RequestLog) -> None:
+    def __init__(self, store: Store, faults: FaultBook, log: RequestLog, wire: Wire) -> None:
         self.store = store
         self.faults = faults
         self.log = log
+        self.wire = wire
         self.call_seq = 0
+        # The answer_shape setting as last parsed (the settings hold its JSON form).
+        self._standing_spec: dict[str, Any] | None = None
+        self._standing_fault: Fault | None = None
         # (family, operation) -> {method: (handler, needs_guid)}
         self.routes: dict[tuple[str, str], dict[str, tuple[Callable[..., Awaitable[Reply]], bool]]] = {
             ("onlineagent", ""): {"PUT": (self.sign_in, False)},
@@ -123,6 +128,10 @@ class Gateway:
             body_for_log(raw, parsed, parsed_ok),
         )
         fault = self.faults.take(method, tail) if self.faults.faults else None
+        shape = self._standing(method, tail)
+        if fault is not None and fault.kind in SHAPE_KINDS:
+            entry.fault = fault.kind
+            shape, fault = fault, None
         if fault is not None:
             entry.fault = fault.kind
             if fault.kind == "drop_before":
@@ -142,7 +151,7 @@ class Gateway:
                 entry.http_status = early.status
                 if fault.kind == "retcode":
                     entry.retcode = fault.retcode
-                return early
+                return await self._shaped(request, early, entry, shape)
 
         if fault is not None and fault.kind == "latency":
             # A real gateway finishes a slow request even after the client gave up waiting for it.
@@ -163,7 +172,24 @@ class Gateway:
         )
         if headers:
             response.headers.update(headers)
-        return response
+        return await self._shaped(request, response, entry, shape)
+
+    async def _shaped(
+        self, request: web.Request, response: web.Response, entry: LogEntry, shape: Fault | None
+    ) -> web.StreamResponse:
+        if shape is None:
+            return response
+        return await self.wire.answer(request, response, shape, entry)
+
+    def _standing(self, method: str, tail: str) -> Fault | None:
+        """The answer_shape setting, when it applies to this request."""
+        spec = self.store.settings.answer_shape
+        if spec is None:
+            return None
+        if spec is not self._standing_spec or self._standing_fault is None:
+            self._standing_fault = standing_shape(spec)
+            self._standing_spec = spec
+        return self._standing_fault if self._standing_fault.matches(method, tail) else None
 
     async def _delayed_dispatch(
         self, delay: float, request: web.Request, method: str, tail: str, parsed: Any, parsed_ok: bool

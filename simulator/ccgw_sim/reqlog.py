@@ -29,7 +29,18 @@ def body_for_log(raw: bytes, parsed: Any, parsed_ok: bool) -> Any:
 
 
 class LogEntry:
-    __slots__ = ("body", "fault", "header_names", "http_status", "method", "path", "retcode", "seq", "time")
+    __slots__ = (
+        "body",
+        "extra",
+        "fault",
+        "header_names",
+        "http_status",
+        "method",
+        "path",
+        "retcode",
+        "seq",
+        "time",
+    )
 
     def __init__(self, seq: int, time: int, method: str, path: str, header_names: list[str], body: Any):
         self.seq = seq
@@ -41,6 +52,13 @@ class LogEntry:
         self.retcode: str | None = None
         self.http_status: int | None = None
         self.fault: str | None = None
+        self.extra: dict[str, Any] | None = None
+
+    def note(self, key: str, value: Any) -> None:
+        """Something about how the answer went on the wire (shape, writes, slow, stray_sent)."""
+        if self.extra is None:
+            self.extra = {}
+        self.extra[key] = value
 
     def view(self) -> dict[str, Any]:
         data = {
@@ -55,6 +73,8 @@ class LogEntry:
         }
         if self.fault is not None:
             data["fault"] = self.fault
+        if self.extra is not None:
+            data.update(self.extra)
         return data
 
 

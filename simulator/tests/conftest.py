@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,6 +101,127 @@ def raw_exchange(sim: Sim, data: bytes, timeout: float = 10.0) -> bytes:
     return bytes(received)
 
 
+@dataclass
+class Answer:
+    """One HTTP answer read by hand: the bytes exactly as they came, and each read with its arrival time."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    raw: bytes
+    reads: list[tuple[float, bytes]] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+
+
+def bursts(reads: list[tuple[float, bytes]], gap: float) -> list[bytes]:
+    """Reads joined into bursts: a new burst starts after a pause longer than `gap` seconds."""
+    joined: list[bytes] = []
+    last = None
+    for when, data in reads:
+        if last is None or when - last > gap:
+            joined.append(b"")
+        joined[-1] += data
+        last = when
+    return joined
+
+
+class RawConnection:
+    """One kept-alive connection (TLS when the simulator is HTTPS), read by hand; every read timestamped."""
+
+    def __init__(self, sim: Sim, timeout: float = 10.0) -> None:
+        parts = urlsplit(sim.url)
+        assert parts.hostname is not None and parts.port is not None
+        self.host = parts.netloc
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+        if parts.scheme == "https":
+            context = ssl.create_default_context(cafile=sim.ca)
+            sock = context.wrap_socket(sock, server_hostname=parts.hostname)
+        self.sock = sock
+        self.timeout = timeout
+        self.buffer = bytearray()
+        self.reads: list[tuple[float, bytes]] = []
+
+    def __enter__(self) -> RawConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(
+        self, method: str, path: str, guid: str | None = None, body: bytes = b"", extra: str = ""
+    ) -> None:
+        head = f"{method} {BASE}{path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if guid is not None:
+            head += f"Guid: {guid}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.sock.sendall((head + extra + "\r\n").encode() + body)
+
+    def read_some(self, timeout: float) -> bytes | None:
+        """One read into the buffer: its bytes, b"" at EOF, None when nothing came within `timeout`."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return None
+        except (ssl.SSLEOFError, ConnectionResetError):
+            data = b""
+        finally:
+            self.sock.settimeout(self.timeout)
+        if data:
+            self.reads.append((time.monotonic(), data))
+            self.buffer += data
+        return data
+
+    def _fill(self, size: int, deadline: float) -> None:
+        while len(self.buffer) < size:
+            if self.read_some(max(0.01, deadline - time.monotonic())) in (b"", None):
+                raise AssertionError(f"answer ended or stalled; have {bytes(self.buffer[:300])!r}")
+
+    def _take(self, size: int, deadline: float) -> bytes:
+        self._fill(size, deadline)
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def _line(self, deadline: float) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill(len(self.buffer) + 1, deadline)
+        return self._take(self.buffer.index(b"\r\n") + 2, deadline)
+
+    def read_answer(self, timeout: float | None = None) -> Answer:
+        """Exactly one answer (Content-Length or chunked); bytes after it stay in the buffer."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        first_read = len(self.reads)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill(len(self.buffer) + 1, deadline)
+        head = self._take(self.buffer.index(b"\r\n\r\n") + 4, deadline)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
+        chunks: list[bytes] = []
+        if headers.get("transfer-encoding") == "chunked":
+            raw = bytearray()
+            while True:
+                size_line = self._line(deadline)
+                size = int(size_line.split(b";")[0], 16)
+                data = self._take(size + 2, deadline)
+                raw += size_line + data
+                if size == 0:
+                    break
+                chunks.append(data[:-2])
+            body = b"".join(chunks)
+            raw_body = bytes(raw)
+        else:
+            body = raw_body = self._take(int(headers["content-length"]), deadline)
+        return Answer(status, headers, body, head + raw_body, self.reads[first_read:], chunks)
+
+
 class Client:
     """requests.Session that keeps cookies and the current GUID per agent."""
 
@@ -172,6 +294,23 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     server = start_sim(tmp_path_factory.mktemp("sim"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def http_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    server = start_sim(tmp_path_factory.mktemp("http-sim"), "--http")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["https", "http"])
+def any_client(request: pytest.FixtureRequest) -> Client:
+    """As `client`, once against the HTTPS simulator and once against a plain HTTP one."""
+    server: Sim = request.getfixturevalue("sim" if request.param == "https" else "http_sim")
+    c = server.client()
+    response = c.admin("POST", "reset", json={"config": {"poll_hold": 0.1}})
+    assert response.json() == {"ok": True}
+    return c
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ CONFIG_KEYS = {
     "heartbeat_timeout",
     "signin_delay",
     "max_agent_id",
+    "answer_shape",
 }
 
 

@@ -82,6 +82,7 @@ def test_http_yaml_config_and_flags_override(tmp_path: Path) -> None:
             "heartbeat_timeout": 50.0,
             "signin_delay": 0.0,
             "max_agent_id": 59999,
+            "answer_shape": None,
         }
         assert client.sign_in(186).json()["retcode"] == "100-004"
         body = client.request(
@@ -270,3 +271,83 @@ def test_max_agent_id_from_yaml(tmp_path: Path) -> None:
 def test_bad_max_agent_id(tmp_path: Path, text: str, args: tuple[str, ...], message: str) -> None:
     result = _run_config_only(tmp_path, text, *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_answer_shape_flag_applies_to_every_gateway_answer(tmp_path: Path) -> None:
+    sim = start_sim(tmp_path, "--answer-shape", "chunked:pieces=3,delay=0")
+    try:
+        client = sim.client()
+        assert client.admin("GET", "config").json()["answer_shape"] == {
+            "kind": "chunked",
+            "method": None,
+            "path": None,
+            "pieces": 3,
+            "delay": 0.0,
+        }
+        response = client.sign_in(186)
+        assert response.headers["Transfer-Encoding"] == "chunked" and response.json()["retcode"] == "0"
+        assert client.record(186).headers["Transfer-Encoding"] == "chunked"
+        assert client.agent(186)["recording"] is not None
+        assert "Content-Length" in client.admin("GET", "agents/186").headers
+    finally:
+        assert sim.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("answer_shape: {kind: split, pieces: 4, head_apart: true, path: '^agentevent/'}\n", ()),
+        ("answer_shape: 'split:pieces=4,head_apart=true,path=^agentevent/'\n", ()),
+        (
+            "answer_shape: chunked\n",
+            ("--answer-shape", '{"kind": "split", "pieces": 4, "head_apart": true, "path": "^agentevent/"}'),
+        ),
+    ],
+)
+def test_answer_shape_yaml_and_flag(tmp_path: Path, text: str, args: tuple[str, ...]) -> None:
+    config = tmp_path / "sim.yml"
+    config.write_text(text)
+    sim = start_sim(tmp_path, "--http", "--config", str(config), *args)
+    try:
+        client = sim.client()
+        shape = client.admin("GET", "config").json()["answer_shape"]
+        assert shape == {
+            "kind": "split",
+            "method": None,
+            "path": "^agentevent/",
+            "pieces": 4,
+            "delay": 0.02,
+            "head_apart": True,
+        }
+        client.ready(186)
+        requests_log = client.admin("GET", "requests").json()["requests"]
+        assert [entry.get("shape") for entry in requests_log] == [None, "split", "split", "split"]
+    finally:
+        assert sim.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("", ("--answer-shape", "bogus")),
+        ("", ("--answer-shape", "split:pieces=1")),
+        ("", ("--answer-shape", "slow:interval")),
+        ("", ("--answer-shape", "{not json")),
+        ("", ("--answer-shape", '{"kind": "stray", "count": 1}')),
+        ("answer_shape: {kind: latency}\n", ()),
+        ("answer_shape: [split]\n", ()),
+    ],
+)
+def test_bad_answer_shape(tmp_path: Path, text: str, args: tuple[str, ...]) -> None:
+    result = _run_config_only(tmp_path, text, *args)
+    assert result.returncode == 2 and "answer_shape" in result.stderr, result.stderr
+
+
+def test_answer_shape_none_overrides_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "sim.yml"
+    config.write_text("answer_shape: slow\n")
+    sim = start_sim(tmp_path, "--http", "--config", str(config), "--answer-shape", "none")
+    try:
+        assert sim.client().admin("GET", "config").json()["answer_shape"] is None
+    finally:
+        assert sim.stop() == 0
