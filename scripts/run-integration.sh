@@ -38,6 +38,52 @@ if [ -n "$legacy" ]; then
 else
   echo "legacy_python target: no python3.9 here (CC_GATEWAY_LEGACY_PYTHON unset); it will say it was skipped"
 fi
+# A Python for the runner hosts of the target campaign_ssh (local users reached over SSH): it must run as any
+# user and import the runtime requirements. CC_GATEWAY_RUNNER_PYTHON, or the interpreter of ansible-test when
+# another user may run it, or else a venv of its own (.work/venv-runner) made from a python3 every user may run.
+# Only where that target can run at all (as root, with an sshd); elsewhere it says it was skipped.
+runner_python=${CC_GATEWAY_RUNNER_PYTHON-}
+if [ -z "$runner_python" ] && [ "$(id -u)" = 0 ] && [ -x /usr/sbin/sshd ] && command -v setpriv >/dev/null; then
+  as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  # The interpreter itself (a venv's python is a symlink, maybe into a home other users may not enter), the
+  # same for another user as for this one, with the libraries.
+  needs='import os, sys, requests, jsonschema, aiohttp; os.stat(os.path.realpath(sys.executable)); print(sys.version)'
+  usable() {
+    local mine
+    mine=$("$1" -c "$needs" 2>/dev/null) && [ -n "$mine" ] && [ "$(cd / && as_nobody "$1" -c "$needs" 2>/dev/null)" = "$mine" ]
+  }
+  test_interpreter=$(python -c 'import sys; print(sys.executable)')
+  if usable "$test_interpreter"; then
+    runner_python=$test_interpreter
+  else
+    base_python=
+    for candidate in /usr/bin/python3 /usr/local/bin/python3; do
+      if [ -x "$candidate" ] && (cd / && as_nobody "$candidate" -c 'import sys, venv; assert sys.version_info >= (3, 9)') 2>/dev/null; then
+        base_python=$candidate
+        break
+      fi
+    done
+    if [ -n "$base_python" ]; then
+      runner_venv=$root/.work/venv-runner
+      stamp=$( (cat "$root/requirements.txt"; "$base_python" -V) | sha256sum | cut -c1-16)
+      if [ "$(cat "$runner_venv/.installed" 2>/dev/null)" != "$stamp" ]; then
+        rm -rf "$runner_venv"
+        "$base_python" -m venv "$runner_venv"
+        "$runner_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements.txt"
+        chmod -R go+rX,go-w "$runner_venv"
+        echo "$stamp" >"$runner_venv/.installed"
+      fi
+      if usable "$runner_venv/bin/python"; then
+        runner_python=$runner_venv/bin/python
+      fi
+    fi
+  fi
+fi
+if [ -n "$runner_python" ]; then
+  echo "campaign_ssh target: runner hosts run $runner_python ($("$runner_python" -V 2>&1))"
+else
+  echo "campaign_ssh target: no sshd, not root, or no Python other users may run (CC_GATEWAY_RUNNER_PYTHON unset); it will say it was skipped"
+fi
 run=$(mktemp -d)
 cleanup() {
   if [ -n "${sim_pid:-}" ] && kill -0 "$sim_pid" 2>/dev/null; then
@@ -56,7 +102,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -s "$run/state.json" ] || { echo "simulator did not start"; cat "$run/simulator.log"; exit 1; }
-python - "$run/state.json" "$collection/tests/integration/integration_config.yml" "$legacy_python" <<'PY'
+python - "$run/state.json" "$collection/tests/integration/integration_config.yml" "$legacy_python" "$runner_python" <<'PY'
 import json, sys
 state = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "w") as out:
@@ -64,6 +110,7 @@ with open(sys.argv[2], "w") as out:
     out.write(f"cc_gateway_ca: {state['ca']}\n")
     out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
     out.write(f"cc_gateway_legacy_python: '{sys.argv[3]}'\n")
+    out.write(f"cc_gateway_runner_python: '{sys.argv[4]}'\n")
 PY
 # Ansible makes the temporary directories of the modules it runs in remote_tmp, by default ~USER/.ansible/tmp
 # with USER's home from the password database (not $HOME), so in the user's own home even on localhost.
