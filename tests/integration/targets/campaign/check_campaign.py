@@ -8,6 +8,7 @@
   python check_campaign.py untouched
   python check_campaign.py empty --runners runner1,... --report r.json
   python check_campaign.py force-out --agents 2213
+  python check_campaign.py lose-session --agents 2205
   python check_campaign.py broken --agents 2001-2010 --runners runner1,runner5 --report r.json
 
 The simulator is read through its admin API (GATEWAY_URL, GATEWAY_CA from the environment), independently
@@ -356,10 +357,33 @@ def failing(args):
                 f"failing run: agent {agent_id} message lacks {' or '.join(map(repr, reasons))}: {row['message']}",
             )
     recordings, agents, requests = gateway_record(ids)
+    # 2205's session was ended while its start was on the way (lose-session): the start signed it in again, once.
+    row = rows[2205]
+    expect(
+        row["outcome"] == "passed" and row["signed_in_again"] and "signed in again" in row["message"],
+        f"failing run: agent 2205 (session lost before its start) {row['outcome']}, signed_in_again "
+        f"{row['signed_in_again']}: {row['message']}",
+    )
+    # The campaign's sign-in, lose-session's forced sign-in, the start's sign-in again.
+    expect(
+        agents[2205]["sign_in_count"] == 3 and not agents[2205]["signed_in"],
+        f"failing run: agent 2205 signed in {agents[2205]['sign_in_count']} times (3 expected), signed in now "
+        f"{agents[2205]['signed_in']}",
+    )
+    expect(
+        [r["end_reason"] for r in recordings if r["agent_id"] == 2205] == ["stopped"],
+        f"failing run: agent 2205 recordings {[r for r in recordings if r['agent_id'] == 2205]}",
+    )
+    expect(
+        report["totals"]["signed_in_again"] == 1,
+        f"failing run: totals.signed_in_again {report['totals']['signed_in_again']}",
+    )
     for agent_id in ids:
         if agent_id in expected:
             continue
         check_passed(rows[agent_id], args.hold, "failing run")
+        if agent_id == 2205:
+            continue  # signed in, signed out, and its session forced out once more by lose-session
         check_clean_agent(
             agent_id, recordings, agents, requests, args.heartbeat, "failing run", rows[agent_id]
         )
@@ -483,6 +507,37 @@ def force_out(args):
     print(f"force-out: agent {agent_id} signed in elsewhere while recording (retcode {retcode})")
 
 
+def lose_session(args):
+    """Once the agent's start is on its way (the gateway holds it: a latency fault), end its session on the
+    gateway (sign it in elsewhere and out): the start then finds the kept session gone."""
+    agent_id = int(args.agents)
+    deadline = time.monotonic() + 90
+    while not [
+        item
+        for item in sim(f"requests?path_contains=recordplay/{agent_id}/record&method=PUT")["requests"]
+        if item["path"].endswith(f"/{agent_id}/record")
+    ]:
+        if time.monotonic() > deadline:
+            print(f"lose-session: agent {agent_id} was never started")
+            return
+        time.sleep(0.05)
+    context = ssl.create_default_context(cafile=os.environ["GATEWAY_CA"])
+    base = f"{os.environ['GATEWAY_URL']}/agentgateway/resource/onlineagent/{agent_id}"
+    request = urllib.request.Request(
+        f"{base}/forcelogin",
+        data=json.dumps({"password": "Demo-1234", "phonenum": f"70{agent_id}"}).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, context=context, timeout=30) as answer:
+        guid = answer.headers["Set-GUID"].partition("=")[2]
+        forced = json.load(answer)["retcode"]
+    request = urllib.request.Request(f"{base}/logout", method="DELETE", headers={"Guid": guid})
+    with urllib.request.urlopen(request, context=context, timeout=30) as answer:
+        out = json.load(answer)["retcode"]
+    print(f"lose-session: agent {agent_id}'s session ended while its start was on the way ({forced}, {out})")
+
+
 def untouched(_args):
     sent = sim("requests")["requests"]
     expect(not sent, f"{len(sent)} requests were sent to the gateway, e.g. {sent[:1]}")
@@ -501,7 +556,8 @@ def empty(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "scenario", choices=["passing", "failing", "slices", "untouched", "force-out", "broken", "empty"]
+        "scenario",
+        choices=["passing", "failing", "slices", "untouched", "force-out", "lose-session", "broken", "empty"],
     )
     parser.add_argument("--agents", default="")
     parser.add_argument("--runners", default="")
@@ -515,6 +571,7 @@ def main():
         "slices": slices,
         "untouched": untouched,
         "force-out": force_out,
+        "lose-session": lose_session,
         "broken": broken,
         "empty": empty,
     }

@@ -5,8 +5,9 @@
 #   1. 200 agents held 5 s, past the heartbeat limit: all pass; the report's missing directory is made (0700);
 #   2. 21 agents of which six fail, one at each step (wrong passwords and an agent the gateway does not know at
 #      sign-in, a failed recording at start, an agent forced out during the hold at the check, a gateway fault at
-#      stop): the others complete, the reports name the six with step and reason, the play fails; at -vvv, and no
-#      password appears in the output or the reports;
+#      stop): the others complete, the reports name the six with step and reason, the play fails; an agent whose
+#      session ends while its start is on the way is signed in again and passes, and the report says so; at -vvv,
+#      and no password appears in the output or the reports;
 #   3. two slices of a sliced job (--limit, the complete runner list given): every agent exactly once;
 #   4. check mode with a runner missing from the runner list, with an agent listed twice, with an agent id out of
 #      range and a lease shorter than the hold: refused clearly, nothing is sent; a report directory that cannot be
@@ -25,6 +26,7 @@ export GATEWAY_URL GATEWAY_CA
 here=$(pwd)
 work=$(mktemp -d)
 forcer=
+loser=
 sim() { curl --silent --show-error --fail --cacert "$GATEWAY_CA" "$@"; }
 cleanup() {
   status=$?
@@ -35,6 +37,7 @@ cleanup() {
     done
   fi
   if [ -n "$forcer" ]; then kill "$forcer" 2>/dev/null || true; fi
+  if [ -n "$loser" ]; then kill "$loser" 2>/dev/null || true; fi
   sim -X POST "$GATEWAY_URL/_sim/reset" >/dev/null || true
   rm -rf "$work"
 }
@@ -139,12 +142,23 @@ fault '{"kind": "record_fail", "method": "PUT", "path": "recordplay/2210/record$
 fault '{"kind": "http_status", "status": 503, "method": "DELETE", "path": "recordplay/2216/stoprecord$"}'
 check force-out --agents 2213 >"$work/forced.txt" &
 forcer=$!
+# The start of 2205 is held 4 s by the gateway, long enough for lose-session to end its session meanwhile.
+fault '{"kind": "latency", "delay": 4, "method": "PUT", "path": "recordplay/2205/record$"}'
+check lose-session --agents 2205 >"$work/lost.txt" &
+loser=$!
 mkdir -p "$work/run2"
 # The report path without .json: the JUnit XML report is then <path>.xml.
 vars "$work/vars2.json" 2201-2220,59001 4 "$work/run2/campaign" 2203 2207
 campaign failing 2 -vvv -e "@$work/vars2.json" "$@"
 wait "$forcer"
 forcer=
+wait "$loser"
+loser=
+grep -q "ended while its start was on the way" "$work/lost.txt" || {
+  cat "$work/lost.txt"
+  echo "run 2: agent 2205's session was not ended before its start, so signing in again was not tested"
+  exit 1
+}
 grep -q "signed in elsewhere while recording" "$work/forced.txt" || {
   cat "$work/forced.txt"
   echo "run 2: agent 2213 was not forced out during the hold, so the check step was not tested"
@@ -176,7 +190,7 @@ campaign slice2 0 --limit runner3,runner4 -e "@$work/vars3.json" -e "cc_gateway_
 check slices --agents 2001-2040 --runners "$runners" --report "$work/slice1.json" --report "$work/slice2.json"
 no_keeper_left "run 3"
 
-echo "== 4. Check mode with runner4 missing from the runner list, then with an agent listed twice"
+echo "== 4. Refused before anything is sent: runner4 missing from the runner list, an agent listed twice, bad settings, a report directory that cannot be made; an empty campaign"
 reset
 campaign checkmode 2 --check -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner3", "runner1", "runner2"]}' "$@"
 grep -q "Runner runner4 is not in cc_gateway_campaign_runners (runner1, runner2, runner3)" "$work/checkmode.log" || {
