@@ -15,6 +15,10 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
     SessionStore,
     SessionStoreError,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._task import (
+    connection_errors,
+    session_dir_errors,
+)
 
 READ_INTERVAL = 0.1
 # How many failed agents a batch's msg names.
@@ -33,9 +37,9 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
             schemas.check({"agent_id": agent_id}, schemas.AGENT_ARGUMENTS)
         except schemas.SchemaViolation as exc:
             raise schemas.SchemaViolation(f"agents[{index}]: {exc}" if batch else str(exc)) from None
-    schemas.check(
-        {"gateway_url": params["gateway_url"], "timeout": params["timeout"]}, schemas.CONNECTION_ARGUMENTS
-    )
+    errors = connection_errors(params) + session_dir_errors(SessionStore(params.get("session_dir")).directory)
+    if errors:
+        raise schemas.SchemaViolation("; ".join(errors))
     reader = KeptEvents(params)
     if not batch:
         return reader.results(agent_ids)[0]

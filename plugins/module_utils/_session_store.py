@@ -16,11 +16,14 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 import time
 from collections.abc import Iterator
 from typing import Any
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
 
 ENV_DIRECTORY = "CC_GATEWAY_SESSION_DIR"
 KEEP_SUFFIX = ".keep.json"
@@ -36,9 +39,9 @@ KEEPER_LEGACY_PID_FILE = "keeper.pid"  # written by the keeper of collection 1.0
 
 # A store file is a few kilobytes (a kept agent's report: at most 500 events); anything larger is not ours.
 MAX_FILE = 4 * 1024 * 1024
-# A GUID looks like 279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0.
-GUID_MAX = 256
-GUID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=:-")
+# The schemas' rule for a GUID (279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0).
+GUID_MAX = schemas.GUID_MAX
+_GUID = re.compile(schemas.GUID_PATTERN)
 # How long a task waits for another task of this machine that works on the same agent.
 AGENT_LOCK_WAIT = 600.0
 LOCK_POLL = 0.05
@@ -62,7 +65,7 @@ def normalise_gateway(gateway_url: str) -> str:
 
 def sane_guid(value: Any) -> bool:
     """Whether value can be a gateway GUID (it goes into a header of every request)."""
-    return isinstance(value, str) and 0 < len(value) <= GUID_MAX and set(value) <= GUID_CHARACTERS
+    return isinstance(value, str) and 0 < len(value) <= GUID_MAX and _GUID.match(value) is not None
 
 
 def _unsafe_ancestor(info: os.stat_result) -> str | None:
@@ -234,7 +237,10 @@ class SessionStore:
         # Checked once per store object (one task): a batch would otherwise check it twice per agent.
         if self._directory_checked:
             return
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise SessionStoreError(f"Session directory {self.directory} cannot be made: {exc}.") from None
         check_directory(self.directory, repair=True)
         self._directory_checked = True
 

@@ -39,14 +39,19 @@ try:
     from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import InsecureRequestWarning, NewConnectionError, ReadTimeoutError
+    from urllib3.exceptions import (
+        InsecureRequestWarning,
+        LocationParseError,
+        NewConnectionError,
+        ReadTimeoutError,
+    )
     from urllib3.util.retry import Retry
 
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the modules through missing_required_lib
     requests = None
     HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
-    Retry = NewConnectionError = ReadTimeoutError = InsecureRequestWarning = None
+    Retry = NewConnectionError = ReadTimeoutError = InsecureRequestWarning = LocationParseError = None
     REQUESTS_IMPORT_ERROR = exc
 
 # A gateway answer is a few hundred bytes; anything this large is not the gateway speaking.
@@ -525,6 +530,9 @@ def _classify(exc: BaseException, route: Route, answered: bool = False) -> Trans
         isinstance(cause, ReadTimeoutError) for cause in causes
     ):
         return TransportFailure("read_timeout", reason, request_sent=True)
+    if any(isinstance(cause, LocationParseError) for cause in causes):
+        # urllib3's check of the host (an empty label, one over 63 characters), made while connecting
+        return TransportFailure("url", reason, request_sent=False)
     if isinstance(exc, (exceptions.InvalidURL, exceptions.InvalidHeader, exceptions.InvalidSchema)):
         return TransportFailure("url", reason, request_sent=False)
     if isinstance(exc, exceptions.MissingSchema):
