@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import sys
 import os
+import sys
 import tempfile
 
 import pytest
