@@ -28,6 +28,8 @@ options:
       - GUID of an existing session of the agent (the C(Set-GUID) value of a sign-in, without C(JSESSIONID=)).
       - When given, the module does not sign in; it uses this session.
       - This is a secret, never returned or logged.
+      - 1 to 256 letters, digits and C(._~+/=:-) (no space, no line break); anything else is refused before
+        any request, without showing the value.
     type: str
   force_login:
     description:

@@ -10,7 +10,8 @@ options:
   gateway_url:
     description:
       - Base URL of the CC-Gateway, scheme, host and port only, for example V(https://10.1.1.5:8043).
-        Anything else (another scheme, a path, a user name) is refused before any request.
+        Anything else (another scheme, a path, a user name) is refused before any request, and so is a host
+        name longer than 253 characters (or with a label longer than 63) and a port outside 1-65535.
       - V(http://) works, with a warning, since the agent's password and the session GUID then travel in clear
         text.
       - In a cluster, the NSLB address with port 8043.
@@ -49,8 +50,9 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for the gateway to accept the connection and to answer each request (an event poll
-        may take the gateway's hold, about 10 seconds, longer).
+      - Seconds for each attempt to connect to the gateway, and for sending each request and reading its whole
+        answer, to the last byte (an event poll may take the gateway's hold, about 10 seconds, longer).
+      - More than 0, at most 3600; not a number that is not finite.
     type: float
     default: 30
 """

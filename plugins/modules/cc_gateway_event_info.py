@@ -74,7 +74,7 @@ options:
       - Wait until an event of this type (received at or after O(since)) has arrived; fail after O(wait_timeout).
     type: str
   wait_timeout:
-    description: Seconds to wait for O(wait_for).
+    description: Seconds to wait for O(wait_for); more than 0, at most 86400.
     type: float
     default: 30
   password:

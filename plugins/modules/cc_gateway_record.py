@@ -80,6 +80,7 @@ options:
     description:
       - Seconds to wait for the event with O(wait=true). Polling the gateway itself may take up to one
         poll hold (about 10 seconds on a real gateway) longer.
+      - More than 0, at most 86400.
     type: float
     default: 30
   media_type:
