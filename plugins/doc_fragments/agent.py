@@ -9,7 +9,7 @@ class ModuleDocFragment:
 options:
   agent_id:
     description:
-      - Agent ID (work number) on the gateway, from 101 to 59999.
+      - Agent ID (work number) on the gateway, from 101 to O(max_agent_id) (59999 unless set; up to 999999 from AICC 25.200.0 on).
       - Required unless the module's batch option O(agents) lists the agents instead.
     type: int
   password:

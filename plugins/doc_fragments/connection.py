@@ -48,6 +48,17 @@ options:
     description:
       - Path of the PEM private key of O(client_cert).
     type: path
+  max_agent_id:
+    description:
+      - The largest agent ID the gateway's platform takes. Agent IDs above it are refused before anything is
+        sent, naming this option.
+      - V(59999), the range of the interface documentation, fits the platforms it documents; platforms from
+        AICC 25.200.0 on take agent IDs up to V(999999) on every interface.
+      - If not set, the value of the E(CC_GATEWAY_MAX_AGENT_ID) environment variable is used.
+      - From 101 to 999999.
+    type: int
+    default: 59999
+    version_added: 2.1.0
   timeout:
     description:
       - Seconds for each attempt to connect to the gateway, and for sending each request and reading its whole

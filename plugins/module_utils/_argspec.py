@@ -19,6 +19,11 @@ CONNECTION: dict[str, dict[str, Any]] = {
     "client_cert": {"type": "path"},
     "client_key": {"type": "path", "no_log": False},
     "timeout": {"type": "float", "default": 30},
+    "max_agent_id": {
+        "type": "int",
+        "default": 59999,
+        "fallback": (env_fallback, ["CC_GATEWAY_MAX_AGENT_ID"]),
+    },
 }
 
 AGENT: dict[str, dict[str, Any]] = {

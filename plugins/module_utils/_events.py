@@ -34,7 +34,9 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
     agent_ids = [entry["agent_id"] for entry in params["agents"]] if batch else [params["agent_id"]]
     for index, agent_id in enumerate(agent_ids):
         try:
-            schemas.check({"agent_id": agent_id}, schemas.AGENT_ARGUMENTS)
+            schemas.check(
+                {"agent_id": agent_id}, schemas.limited(schemas.AGENT_ARGUMENTS, params.get("max_agent_id"))
+            )
         except schemas.SchemaViolation as exc:
             raise schemas.SchemaViolation(f"agents[{index}]: {exc}" if batch else str(exc)) from None
     errors = connection_errors(params) + session_dir_errors(SessionStore(params.get("session_dir")).directory)

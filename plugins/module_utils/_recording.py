@@ -54,9 +54,9 @@ class RecordRequest(TaskRequest):
         return body
 
 
-def validate(request: RecordRequest) -> None:
+def validate(request: RecordRequest, max_agent_id: int | None = None) -> None:
     """Check the arguments and the body they produce against the schemas; raises SchemaViolation."""
-    schemas.check(request.arguments(), schemas.RECORD_ARGUMENTS)
+    schemas.check(request.arguments(), schemas.limited(schemas.RECORD_ARGUMENTS, max_agent_id))
     schemas.check(request.record_body(), schemas.RECORD_REQUEST, prefix="request.")
 
 
@@ -375,7 +375,7 @@ class RecordTask(AgentTask):
     PER_AGENT_KEYS = ("agent_id", "password", "phone_number", "guid", "file_name")
 
     def validate(self, request: Any) -> None:
-        validate(request)
+        validate(request, self.params.get("max_agent_id"))
 
     def fact_of(self, result: dict[str, Any]) -> dict[str, Any]:
         return {"agent_id": result["agent_id"], "task_id": result.get("task_id"), "state": result["state"]}

@@ -24,7 +24,9 @@ except ImportError as exc:  # pragma: no cover - reported by the modules through
     JSONSCHEMA_IMPORT_ERROR = exc
 
 AGENT_ID_MIN = 101
+# The seed's range; AICC 25.200.0 and later take agent IDs up to AGENT_ID_CEILING (max_agent_id says which).
 AGENT_ID_MAX = 59999
+AGENT_ID_CEILING = 999999
 FILE_NAME_MAX = 100
 # Threads and pooled connections of one batch task; a gateway limits an agent's rate, not a campaign's, but a
 # controller with thousands of threads helps nobody.
@@ -134,6 +136,7 @@ CONNECTION_ARGUMENTS: dict[str, Any] = {
         },
         "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": TIMEOUT_MAX},
         "max_concurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY},
+        "max_agent_id": {"type": "integer", "minimum": AGENT_ID_MIN, "maximum": AGENT_ID_CEILING},
     },
 }
 
@@ -285,6 +288,8 @@ def _option(parts: list[str], prefix: str, names: dict[str, str]) -> str:
 
 def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: dict[str, str]) -> str:
     parts = _field_parts(error)
+    if error.validator == "maximum" and parts and parts[-1] == "agent_id":
+        return _agent_id_too_large(_field(parts, prefix, names), error.instance, error.validator_value)
     field = _field(parts, prefix, names)
     secret = bool(parts) and parts[-1] in secret_fields
     value = error.instance
@@ -309,6 +314,27 @@ def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: di
         # jsonschema's own sentence would hold the whole value.
         return f"{field}: {shown} breaks the rule {error.validator}: {rule!r}"
     return f"{field}: {error.message}"
+
+
+def _agent_id_too_large(field: str, agent_id: Any, maximum: Any) -> str:
+    newer = f": up to {AGENT_ID_CEILING} from AICC 25.200.0 on" if maximum < AGENT_ID_CEILING else ""
+    return f"{field}: {agent_id!r} is greater than the maximum of {maximum} (max_agent_id{newer})"
+
+
+def limited(schema: dict[str, Any], max_agent_id: int | None) -> dict[str, Any]:
+    """schema with its agent_id's maximum at max_agent_id (one copy per schema and maximum, so that its
+    validator is compiled once)."""
+    if not max_agent_id or max_agent_id == AGENT_ID_MAX or "agent_id" not in schema.get("properties", {}):
+        return schema
+    key = (id(schema), max_agent_id)
+    copy = _LIMITED.get(key)
+    if copy is None:
+        agent_id = dict(schema["properties"]["agent_id"], maximum=max_agent_id)
+        copy = _LIMITED[key] = dict(schema, properties=dict(schema["properties"], agent_id=agent_id))
+    return copy
+
+
+_LIMITED: dict[tuple[int, int], dict[str, Any]] = {}
 
 
 def _not_finite(document: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[list[str], float]]:

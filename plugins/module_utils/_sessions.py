@@ -198,7 +198,10 @@ class SessionTask(AgentTask):
             return []  # reported by the first agent's task, or nothing to sign out
 
     def validate(self, request: Any) -> None:
-        schemas.check({"agent_id": request.agent_id}, schemas.AGENT_ARGUMENTS)
+        schemas.check(
+            {"agent_id": request.agent_id},
+            schemas.limited(schemas.AGENT_ARGUMENTS, self.params.get("max_agent_id")),
+        )
 
     def prepare(self) -> list[str]:
         """With keepalive, the keeper runs before the first sign-in: a gateway's heartbeat limit counts from

@@ -56,8 +56,9 @@ def option_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
     """(option, sentence) for what is wrong with the task's connection options and the options that apply to
     all of its agents (wait_timeout, keepalive_lease, since), before anything is sent."""
     connection = {"gateway_url": params.get("gateway_url"), "timeout": params.get("timeout")}
-    if params.get("max_concurrency") is not None:
-        connection["max_concurrency"] = params["max_concurrency"]
+    for name in ("max_concurrency", "max_agent_id"):
+        if params.get(name) is not None:
+            connection[name] = params[name]
     task = {
         name: params[name] for name in schemas.TASK_ARGUMENTS["properties"] if params.get(name) is not None
     }
@@ -209,7 +210,11 @@ class AgentTask:
             agent["guid"] = request.guid
         checks = [
             lambda: self.validate(request),
-            lambda: schemas.check(agent, schemas.AGENT_ARGUMENTS, secret_fields=("guid",)),
+            lambda: schemas.check(
+                agent,
+                schemas.limited(schemas.AGENT_ARGUMENTS, self.params.get("max_agent_id")),
+                secret_fields=("guid",),
+            ),
         ]
         if getattr(request, "password", None) is not None and getattr(request, "phone_number", None):
             checks.append(lambda: check_sign_in(request.password, request.phone_number))

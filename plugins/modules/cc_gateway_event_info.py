@@ -39,7 +39,7 @@ attributes:
 options:
   agent_id:
     description:
-      - Agent ID, from 101 to 59999.
+      - Agent ID, from 101 to O(max_agent_id) (59999 unless set).
       - Mutually exclusive with O(agents); one of them is required.
     type: int
   agents:
@@ -53,7 +53,7 @@ options:
     version_added: 2.1.0
     suboptions:
       agent_id:
-        description: Agent ID, from 101 to 59999.
+        description: Agent ID, from 101 to O(max_agent_id) (59999 unless set).
         type: int
         required: true
   session_dir:

@@ -103,7 +103,7 @@ options:
     elements: dict
     suboptions:
       agent_id:
-        description: Agent ID, from 101 to 59999. Each agent may be listed once.
+        description: Agent ID, from 101 to O(max_agent_id) (59999 unless set). Each agent may be listed once.
         type: int
         required: true
       password:

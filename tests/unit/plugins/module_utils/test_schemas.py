@@ -30,7 +30,10 @@ def test_every_schema_is_a_valid_draft_2020_12_schema(name):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"agent_id": 60000}, "agent_id: 60000 is greater than the maximum of 59999"),
+        (
+            {"agent_id": 60000},
+            "agent_id: 60000 is greater than the maximum of 59999 (max_agent_id: up to 999999 from AICC 25.200.0 on)",
+        ),
         ({"agent_id": 100}, "agent_id: 100 is less than the minimum of 101"),
         ({"agent_id": 186, "media_type": 6}, "media_type: 6 is not one of the allowed values (5)"),
         (

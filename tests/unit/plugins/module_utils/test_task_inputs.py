@@ -289,7 +289,7 @@ def test_a_batch_says_a_task_wide_problem_once_and_an_agents_own_with_its_entry(
     assert result["msg"].split("; ") == [
         "wait_timeout: nan is not a finite number",
         "media_type: 6 is not one of the allowed values (5)",
-        "agents[1]: agent_id: 60000 is greater than the maximum of 59999",
+        "agents[1]: agent_id: 60000 is greater than the maximum of 59999 (max_agent_id: up to 999999 from AICC 25.200.0 on)",
         "agents[2]: file_name: " + repr("f" * 101) + " is 101 characters long, more than the maximum of 100",
     ]
     assert gateway.received == []
