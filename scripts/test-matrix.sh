@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
 # make test-matrix: ansible-test sanity + units + integration on every supported ansible-core.
 #
-#   scripts/test-matrix.sh [CORE ...]          CORE: 2.19 2.20 2.21 (default: all three)
+#   scripts/test-matrix.sh [CORE ...]          CORE: 2.16 2.17 2.18 2.19 2.20 2.21 (default: all six)
 #   MATRIX_STEPS="sanity units" scripts/test-matrix.sh 2.21
+#   MATRIX_TARGETS="cc_gateway_record campaign" scripts/test-matrix.sh 2.16    only these integration targets
 #   MATRIX_REF=HEAD scripts/test-matrix.sh     test a commit (a clone of it) instead of the work tree
+#   MATRIX_MISSING=fail scripts/test-matrix.sh 2.16    a core without an interpreter fails (make test-oldest)
 #   PYTHON_2_20=/usr/bin/python3.12 scripts/test-matrix.sh 2.20      this interpreter for that core
 #
 # Each core has its own virtual environment with the pinned test requirements (requirements.txt,
-# requirements-test.txt), its ansible-core pinned below, and the first interpreter found of its list:
-#   2.19 -> .venv-2.19   python3.11, python3.12, python3.13    ansible-core from requirements-test.txt
-#   2.20 -> .venv-2.20   python3.12, python3.13, python3.14    ansible-core 2.20.10
-#   2.21 -> .venv-2.21   python3.13, python3.12, python3.14    ansible-core 2.21.5
+# requirements-test.txt without ansible-core and ansible-lint), its ansible-core pinned below, and the first
+# interpreter found of its list:
+#   2.16 -> .venv-2.16   python3.11, python3.12               ansible-core 2.16.19  (AAP 2.5)
+#   2.17 -> .venv-2.17   python3.12, python3.11               ansible-core 2.17.14
+#   2.18 -> .venv-2.18   python3.13, python3.12, python3.11   ansible-core 2.18.19
+#   2.19 -> .venv-2.19   python3.11, python3.12, python3.13   ansible-core from requirements-test.txt
+#   2.20 -> .venv-2.20   python3.12, python3.13, python3.14   ansible-core 2.20.10
+#   2.21 -> .venv-2.21   python3.13, python3.12, python3.14   ansible-core 2.21.5
+# The lists are the controller Pythons each core supports (2.16 and 2.17: 3.10-3.12, 2.18 and 2.19: 3.11-3.13,
+# 2.20 and 2.21: 3.12-3.14), spread so that every interpreter runs under an old and a new core, minus 3.10: the
+# pinned test requirements (hypothesis) need Python 3.11. ansible-lint is left out of these venvs: the matrix
+# does not run it, and ansible-lint's releases refuse ansible-core 2.17.
 # An interpreter is looked for by scripts/find-python.sh: on PATH, then in pyenv (`pyenv root`, $PYENV_ROOT,
-# ~/.pyenv/versions/*/bin), and counts only if it runs. PYTHON_2_19, PYTHON_2_20, PYTHON_2_21 name another one
+# ~/.pyenv/versions/*/bin), and counts only if it runs. PYTHON_2_16 ... PYTHON_2_21 name another one
 # (a path, or a name looked for the same way). A core none of whose interpreters is found is skipped, with a
-# line saying so (and "skipped" in the summary): that is not a failure.
+# line saying so (and "skipped" in the summary): that is not a failure, unless MATRIX_MISSING=fail.
 # The collection is laid out per core under .work/matrix-CORE/ansible_collections/cec/cc_gateway, so the
 # runs do not disturb .work/ansible_collections. Integration tests run through scripts/run-integration.sh (the
-# simulator on a free loopback port, run by the core's venv, which has the test requirements too). ansible-test
-# runs in the work home (scripts/work-home.sh: HOME inside the checkout) with --python of the core's venv.
+# simulator on a free loopback port, run by the core's venv, which has the test requirements too); a run that
+# shows ansible-core's warning that the collection does not support the core fails. ansible-test runs in the
+# work home (scripts/work-home.sh: HOME inside the checkout) with --python of the core's venv; pip's cache is
+# there too, so nothing is written outside the checkout.
 # A summary with the time of every step ends the run; the exit code is non-zero when any step failed.
 # Logs: .work/matrix-CORE/STEP.log.
 set -uo pipefail
@@ -29,20 +41,29 @@ export CC_GATEWAY_WORK_HOME=${CC_GATEWAY_WORK_HOME:-$root/.work/home}
 
 # Interpreters each core may run on, preferred first (the controller Pythons ansible-core supports).
 declare -A PYTHONS=(
+  [2.16]="python3.11 python3.12"
+  [2.17]="python3.12 python3.11"
+  [2.18]="python3.13 python3.12 python3.11"
   [2.19]="python3.11 python3.12 python3.13"
   [2.20]="python3.12 python3.13 python3.14"
   [2.21]="python3.13 python3.12 python3.14"
 )
-declare -A CORE_PIN=([2.19]="" [2.20]=2.20.10 [2.21]=2.21.5)
-declare -A VENV=([2.19]=.venv-2.19 [2.20]=.venv-2.20 [2.21]=.venv-2.21)
-# Overridable, e.g. PYTHON_2_20=/usr/bin/python3.12 on a machine where python3.12 is elsewhere.
-PYTHONS[2.19]=${PYTHON_2_19:-${PYTHONS[2.19]}}
-PYTHONS[2.20]=${PYTHON_2_20:-${PYTHONS[2.20]}}
-PYTHONS[2.21]=${PYTHON_2_21:-${PYTHONS[2.21]}}
+declare -A CORE_PIN=([2.16]=2.16.19 [2.17]=2.17.14 [2.18]=2.18.19 [2.19]="" [2.20]=2.20.10 [2.21]=2.21.5)
+all_cores=(2.16 2.17 2.18 2.19 2.20 2.21)
+declare -A VENV=()
+for core in "${all_cores[@]}"; do
+  VENV[$core]=.venv-$core
+  # Overridable, e.g. PYTHON_2_20=/usr/bin/python3.12 on a machine where python3.12 is elsewhere.
+  override=PYTHON_${core//./_}
+  PYTHONS[$core]=${!override:-${PYTHONS[$core]}}
+done
+# pip (making the venvs) and ansible-test keep their downloads in the work home, not in the user's home.
+export PIP_CACHE_DIR=$CC_GATEWAY_WORK_HOME/.cache/pip PIP_DISABLE_PIP_VERSION_CHECK=1
 
 cores=("$@")
-[ ${#cores[@]} -gt 0 ] || cores=(2.19 2.20 2.21)
+[ ${#cores[@]} -gt 0 ] || cores=("${all_cores[@]}")
 read -r -a steps <<<"${MATRIX_STEPS:-sanity units integration}"
+read -r -a targets <<<"${MATRIX_TARGETS:-}"
 summary=()
 failed=0
 
@@ -55,14 +76,14 @@ make_venv() {
   [ -n "$pin" ] || pin=$(sed -n 's/^ansible-core==//p' requirements-test.txt)
   # Made again when the requirements, the pin or the interpreter change.
   local stamp
-  stamp=$(cat requirements.txt requirements-test.txt <(echo "$pin $python") | sha256sum | cut -c1-16)
+  stamp=$(cat requirements.txt requirements-test.txt <(echo "$pin $python without ansible-lint") | sha256sum | cut -c1-16)
   if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$stamp" ]; then
     return
   fi
   rm -rf "$venv"
   "$python" -m venv "$venv" || return 1
   quiet_pip "$venv/bin/python" -m pip install --quiet --upgrade pip
-  grep -v '^ansible-core==' requirements-test.txt >"$venv/requirements-test.txt"
+  grep -v -e '^ansible-core==' -e '^ansible-lint==' requirements-test.txt >"$venv/requirements-test.txt"
   quiet_pip "$venv/bin/python" -m pip install --quiet "ansible-core==$pin" \
     -r requirements.txt -r "$venv/requirements-test.txt"
   local version
@@ -76,7 +97,7 @@ make_venv() {
 
 # scripts/run-integration.sh owns how the simulator is started for the integration targets.
 run_integration() {
-  ANSIBLE_TEST_PYTHON=$2 "$src/scripts/run-integration.sh" "$1"
+  ANSIBLE_TEST_PYTHON=$2 "$src/scripts/run-integration.sh" "$1" ${targets[@]+"${targets[@]}"}
 }
 
 # ansible-test in the work home of this checkout (HOME inside it, the get-pip stand-in in its cache).
@@ -89,7 +110,12 @@ run_core() {
   # shellcheck disable=SC2086 # a list of names
   if ! python=$("$root/scripts/find-python.sh" ${PYTHONS[$core]}); then
     say "ansible-core $core: skipped, no interpreter found (looked for ${PYTHONS[$core]} on PATH and in pyenv)"
-    summary+=("$core skipped: none of ${PYTHONS[$core]} found (PYTHON_${core//./_}=... names one)")
+    if [ "${MATRIX_MISSING:-skip}" = fail ]; then
+      summary+=("$core FAILED: none of ${PYTHONS[$core]} found (PYTHON_${core//./_}=... names one)")
+      failed=1
+    else
+      summary+=("$core skipped: none of ${PYTHONS[$core]} found (PYTHON_${core//./_}=... names one)")
+    fi
     return
   fi
   say "ansible-core $core: virtual environment $venv ($python)"
@@ -133,6 +159,12 @@ run_core() {
         ;;
     esac
     rc=${PIPESTATUS[0]}
+    # ansible-core warns on every run when meta/runtime.yml's requires_ansible leaves its version out.
+    if [ "$rc" -eq 0 ] && [ "$step" = integration ] &&
+      grep -q "cec.cc_gateway does not support" "$work/$step.log"; then
+      echo "ansible-core $core warned that cec.cc_gateway does not support it (meta/runtime.yml requires_ansible)"
+      rc=1
+    fi
     if [ "$rc" -eq 0 ]; then
       summary+=("$core $step passed ($(("$SECONDS" - start)) s)")
     else
@@ -148,7 +180,8 @@ total=$SECONDS
 # throw-away clone (stable while others keep editing the work tree).
 src=$root
 if [ -n "${MATRIX_REF:-}" ]; then
-  src=$(mktemp -d)
+  mkdir -p "$root/.work"
+  src=$(mktemp -d "$root/.work/matrix-ref.XXXXXX")
   trap 'rm -rf "$src"' EXIT
   git clone -q "$root" "$src"
   git -C "$src" checkout -q --detach "$MATRIX_REF"
