@@ -133,6 +133,11 @@ def describe_failure(
             "CA bundle that signed the gateway's certificate (or set validate_certs: false for a lab gateway); "
             "nothing was sent."
         )
+    if kind == "wrong_scheme":
+        return (
+            f"gateway_url {gateway} has the wrong scheme for its port: {reason} (the gateway's default port 8043 "
+            f"speaks HTTPS). {target} was not understood, so the gateway acted on nothing."
+        )
     if kind == "tls":
         return (
             f"The TLS handshake with {gateway} was broken off by the other side ({reason}), before the request "

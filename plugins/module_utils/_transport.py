@@ -514,6 +514,80 @@ def _innermost(exc: BaseException) -> str:
 
 def _classify(exc: BaseException, route: Route, answered: bool = False) -> TransportFailure:
     """What a requests exception means for the user and for the at-most-once rule."""
+    failure = _classify_kind(exc, route, answered)
+    wrong = _wrong_scheme(failure, exc, route)
+    return wrong or failure
+
+
+# An http:// request to a TLS port: the server closes the connection (or sends a TLS alert, which http.client
+# reads as a status line of garbage); an https:// handshake with a plain HTTP port gets an HTTP answer where a
+# TLS record should be (OpenSSL: wrong version number, packet length too long, record layer failure).
+_TLS_ALERT = re.compile(r"(?:\x15|\\x15)(?:\x03|\\x03)")
+_PLAIN_ANSWER = (
+    "WRONG_VERSION_NUMBER",
+    "wrong version number",
+    "packet length too long",
+    "record layer failure",
+)
+
+
+def _wrong_scheme(failure: TransportFailure, exc: BaseException, route: Route) -> TransportFailure | None:
+    """A failure that came of the wrong scheme for the port, said so (and that nothing was acted on)."""
+    parts = urlsplit(route.base_url)
+    if route.proxy or parts.hostname is None:
+        return None
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    text = " ".join(str(cause) for cause in _causes(exc))
+    if (
+        scheme == "https"
+        and failure.kind == "tls"
+        and any(mark in text for mark in _PLAIN_ANSWER)
+        and _speaks_plain_http(parts.hostname, port)
+    ):
+        return TransportFailure(
+            "wrong_scheme", f"port {port} answers plain HTTP, not TLS: use http://", False
+        )
+    closed = (
+        "without response" in text
+        or any(isinstance(cause, ConnectionResetError) for cause in _causes(exc))
+        or _TLS_ALERT.search(text) is not None
+    )
+    if scheme == "http" and failure.kind == "broken" and closed and _speaks_tls(parts.hostname, port):
+        return TransportFailure(
+            "wrong_scheme", f"port {port} speaks TLS (HTTPS), not plain HTTP: use https://", False
+        )
+    return None
+
+
+def _speaks_plain_http(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Whether host:port answers an HTTP request (a HEAD of /, which changes nothing) without TLS."""
+    address = f"[{host}]" if ":" in host else host
+    try:
+        with requests.Session() as probe:
+            probe.trust_env = False
+            probe.head(f"http://{address}:{port}/", timeout=timeout, allow_redirects=False).close()
+    except requests.exceptions.RequestException:
+        return False
+    return True
+
+
+def _speaks_tls(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Whether host:port completes a TLS handshake (certificate not checked: only the protocol matters)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _classify_kind(exc: BaseException, route: Route, answered: bool) -> TransportFailure:
     exceptions = requests.exceptions
     causes = _causes(exc)
     connecting = bool(getattr(_STAGE, "connecting", False)) and not answered

@@ -6,8 +6,11 @@ arrive on an idle kept-alive connection unasked."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
+import socketserver
 import ssl
+import threading
 import time
 
 import pytest
@@ -177,3 +180,45 @@ def test_a_deadline_does_not_cut_the_next_exchange_on_the_same_connection(tls):
         time.sleep(0.8)  # the first exchange's deadline passes while its connection is back in the pool
         assert client.request("GET", "/p", {}, timeout=(2.0, 2.0)).body == SMALL
         assert server.accepted == 1
+
+
+def test_http_to_a_tls_port_says_which_scheme_to_use_and_that_nothing_was_acted_on(tls):
+    with serve(tls, True, reply(SMALL)) as server, pytest.raises(transport.TransportFailure) as caught:
+        transport.Transport(transport.resolve_route(server.url.replace("https:", "http:")), 1).request(
+            "GET", "/p", {}, timeout=(2.0, 2.0)
+        )
+    assert caught.value.kind == "wrong_scheme"
+    assert not caught.value.request_sent
+    assert "speaks TLS (HTTPS), not plain HTTP: use https://" in caught.value.reason
+
+
+def test_https_to_a_plain_port_says_which_scheme_to_use():
+    class Plain(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), Plain)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        route = transport.resolve_route(f"https://127.0.0.1:{server.server_address[1]}", validate_certs=False)
+        with pytest.raises(transport.TransportFailure) as caught:
+            transport.Transport(route, 1).request("GET", "/p", {}, timeout=(2.0, 2.0))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.kind == "wrong_scheme"
+    assert not caught.value.request_sent
+    assert "answers plain HTTP, not TLS: use http://" in caught.value.reason
+
+
+def test_a_tls_port_that_only_closes_is_not_called_plain_http(tls):
+    from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import CLOSE
+
+    with serve(tls, False, CLOSE) as server, pytest.raises(transport.TransportFailure) as caught:
+        sync_get(server, tls, False)
+    assert caught.value.kind == "broken"
+    assert caught.value.request_sent
