@@ -237,17 +237,34 @@ class _Watchdog:
                 if not exchange.done:
                     _expire(exchange)
 
-    def finish(self, exchange: _Exchange) -> None:
+    def finish(self, exchange: _Exchange | None) -> None:
+        if exchange is not None:
+            with self._wake:
+                exchange.done = True
+
+    def attach(self, exchange: _Exchange, connection: Any) -> None:
+        """The connection exchange sends on from now on; refused when its deadline passed already."""
         with self._wake:
-            exchange.done = True
+            if exchange.expired:
+                raise _DeadlinePassed()
+            exchange.connection = connection
+            connection.cc_gateway_exchange = exchange
 
 
 def _expire(exchange: _Exchange) -> None:
+    """Mark exchange expired and cut its connection, if the connection is still its own (called under the
+    watchdog's lock, as attach is, so no other exchange can take the connection meanwhile)."""
     exchange.expired = True
-    sock = getattr(exchange.connection, "sock", None)
+    connection = exchange.connection
+    if connection is None or getattr(connection, "cc_gateway_exchange", None) is not exchange:
+        return
+    sock = getattr(connection, "sock", None)
+    # The socket itself, under a TLS-in-TLS wrapper (urllib3's SSLTransport, through an https proxy) too.
+    while sock is not None and not isinstance(sock, socket.socket):
+        sock = getattr(sock, "socket", None)
     if sock is not None:
         # socket.socket's own shutdown, also for a TLS socket: the reading thread's SSL object stays intact.
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError, TypeError):
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
@@ -261,9 +278,14 @@ class _DeadlinePassed(Exception):
 def _attach(connection: Any) -> None:
     exchange = getattr(_STAGE, "exchange", None)
     if exchange is not None:
-        if exchange.expired:
-            raise _DeadlinePassed()
-        exchange.connection = connection
+        _WATCHDOG.attach(exchange, connection)
+
+
+def _connected() -> None:
+    """After a connection attempt: a deadline that passed meanwhile ends the exchange before anything is sent."""
+    exchange = getattr(_STAGE, "exchange", None)
+    if exchange is not None and exchange.expired:
+        raise _DeadlinePassed()
 
 
 class _NotingHTTPConnection(HTTPConnection):  # type: ignore[misc,valid-type]
@@ -271,6 +293,7 @@ class _NotingHTTPConnection(HTTPConnection):  # type: ignore[misc,valid-type]
         _mark_connecting(True)
         super().connect()
         _mark_connecting(False)
+        _connected()
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         _attach(self)
@@ -282,18 +305,33 @@ class _NotingHTTPSConnection(HTTPSConnection):  # type: ignore[misc,valid-type]
         _mark_connecting(True)
         super().connect()
         _mark_connecting(False)
+        _connected()
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         _attach(self)
         return super().request(*args, **kwargs)
 
 
+def _returned(connection: Any) -> None:
+    """A connection back in the pool: its exchange is over, so its deadline must not cut it any more (urllib3
+    puts it back as soon as the answer's last byte is read, before the exchange ends)."""
+    _WATCHDOG.finish(getattr(connection, "cc_gateway_exchange", None))
+
+
 class _NotingHTTPConnectionPool(HTTPConnectionPool):  # type: ignore[misc,valid-type]
     ConnectionCls = _NotingHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _returned(conn)
+        super()._put_conn(conn)
 
 
 class _NotingHTTPSConnectionPool(HTTPSConnectionPool):  # type: ignore[misc,valid-type]
     ConnectionCls = _NotingHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _returned(conn)
+        super()._put_conn(conn)
 
 
 _POOL_CLASSES = {"http": _NotingHTTPConnectionPool, "https": _NotingHTTPSConnectionPool}
@@ -775,21 +813,15 @@ def _connector_class() -> Any:
 
     class DiscardingConnector(aiohttp.TCPConnector):  # type: ignore[misc]
         async def connect(self, req: Any, *args: Any, **kwargs: Any) -> Any:
-            self._discard_unasked(req.connection_key)
-            return await super().connect(req, *args, **kwargs)
-
-        def _discard_unasked(self, key: Any) -> None:
-            idle = self._conns.get(key)
-            if not idle:
-                return
-            for entry in list(idle):
-                protocol = entry[0]
-                # should_close: it holds unread bytes (or is otherwise not reusable)
-                if protocol.should_close:
-                    idle.remove(entry)
-                    protocol.close()
-            if not idle:
-                del self._conns[key]
+            # A pooled connection that holds bytes (should_close: data arrived while it was idle) is closed and
+            # the next one taken; a new connection holds none. Bounded: the pool is finite.
+            for _attempt in range(1000):
+                connection = await super().connect(req, *args, **kwargs)
+                protocol = connection.protocol
+                if protocol is None or not protocol.should_close:
+                    return connection
+                connection.close()
+            return connection
 
     return DiscardingConnector
 

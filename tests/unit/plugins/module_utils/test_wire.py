@@ -222,3 +222,24 @@ def test_a_tls_port_that_only_closes_is_not_called_plain_http(tls):
         sync_get(server, tls, False)
     assert caught.value.kind == "broken"
     assert caught.value.request_sent
+
+
+def test_an_old_exchange_that_expires_never_cuts_the_connection_another_exchange_took(monkeypatch):
+    attached = []
+    attach = transport._WATCHDOG.attach
+
+    def noting(exchange, connection):
+        attached.append((exchange, connection))
+        attach(exchange, connection)
+
+    monkeypatch.setattr(transport._WATCHDOG, "attach", noting)
+    with Server(reply(SMALL), reply(SMALL), reply(SMALL)) as server:
+        client = transport.Transport(transport.resolve_route(server.url), 1)
+        client.request("GET", "/p", {}, timeout=(2.0, 2.0))
+        first, connection = attached[0]
+        assert first.done, "back in the pool, the exchange is over"
+        client.request("GET", "/p", {}, timeout=(2.0, 2.0))
+        assert attached[1][1] is connection and connection.cc_gateway_exchange is not first
+        transport._expire(first)  # as the watchdog would, had the first exchange's deadline passed late
+        assert client.request("GET", "/p", {}, timeout=(2.0, 2.0)).body == SMALL
+        assert server.accepted == 1
