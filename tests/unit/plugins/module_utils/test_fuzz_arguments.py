@@ -17,7 +17,6 @@ import sys
 import tempfile
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.cec.cc_gateway.plugins.module_utils._client import ConnectionSettings, GatewayClient
 from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import (
     RecordingManager,
@@ -28,6 +27,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import Sch
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
 from ansible_collections.cec.cc_gateway.plugins.modules import cc_gateway_record, cc_gateway_session
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.fuzz_settings import FUZZ
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.module_args import patch_module_args
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
 from hypothesis import event, given
 from hypothesis import strategies as st

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _client as client_module
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
 from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import (
@@ -35,6 +34,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._task import (
     secret_forms,
     session_dir_errors,
 )
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.module_args import patch_module_args
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
 
 # Not the example GUID that the rule's sentence shows.
