@@ -61,6 +61,8 @@ class AgentSession:
         self._stored: dict[str, Any] = {}
         self.kept: dict[str, Any] | None = None
         self.lost_reason: str | None = None
+        # The GUIDs of a session the keeper reported ended, newest first: a sign-out still tries them.
+        self.ended_guids: list[str] = []
         self.keeper_died = False
         self.keeper = keeper or KeeperProcess(store)
         self.kept_by_keeper = False
@@ -77,6 +79,7 @@ class AgentSession:
         self.kept = None
         self.kept_by_keeper = False
         self.lost_reason = None
+        self.ended_guids = []
         self.keeper_died = False
         if guid and guid != stored.get("guid"):
             # A session the user handed in: what the store knew belongs to another session.
@@ -88,8 +91,11 @@ class AgentSession:
                 # The keeper saw the session end (signed out, or its lease ran out): whatever the keeper does now.
                 self.kept_by_keeper = True
                 self.lost_reason = ended.get("reason") or "the keeper lost the session"
-                stored = {}
-                self.session = stored
+                self.ended_guids = list(
+                    dict.fromkeys(g for g in (ended.get("guid"), stored.get("guid")) if g)
+                )
+                self.client.import_cookies(stored.get("cookies", []))
+                self.session = {}
                 self.client.guid = None
                 return
             kept = self.store.kept(self.gateway_url, self.agent_id) or {}

@@ -63,11 +63,9 @@ ONE_AGENT_OR_MANY: dict[str, list[list[str]]] = {
     "required_one_of": [["agent_id", "agents"]],
 }
 
-# cc_gateway_session may also name every agent its session store keeps.
-SESSION_AGENTS: dict[str, list[list[str]]] = {
-    "mutually_exclusive": [["agent_id", "agents", "all_kept"]],
-    "required_one_of": [["agent_id", "agents", "all_kept"]],
-}
+# cc_gateway_session may also name every agent its session store keeps (all_kept: true, checked by the task,
+# since all_kept: false given beside agent_id would count as a second choice here).
+SESSION_AGENTS: dict[str, list[list[str]]] = {"mutually_exclusive": [["agent_id", "agents"]]}
 
 
 def record_spec() -> dict[str, Any]:

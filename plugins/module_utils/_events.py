@@ -70,6 +70,7 @@ class KeptEvents:
         self.wait_for = params.get("wait_for")
         self.since = params.get("since") or 0
         self.wait_timeout = params.get("wait_timeout") or 0
+        self.renewed: set[int] = set()
 
     def results(self, agent_ids: list[int]) -> list[dict[str, Any]]:
         """One result per agent, in order; waits for wait_for until every agent has it or wait_timeout passed."""
@@ -121,6 +122,9 @@ class KeptEvents:
         """The agent's result, or None while wait_for has not come and the wait is not over."""
         if not self.store.keep_requested(self.gateway_url, agent_id):
             return self._not_kept(agent_id)
+        if agent_id not in self.renewed:
+            self.store.renew_keep(self.gateway_url, agent_id)  # reading an agent's events uses it: the lease
+            self.renewed.add(agent_id)
         kept = self.store.kept(self.gateway_url, agent_id) or {}
         events = [event for event in kept.get("events", []) if event.get("received_at", 0) >= self.since]
         if self.wait_for and not any(event.get("event_type") == self.wait_for for event in events):

@@ -94,6 +94,12 @@ def log(text: str) -> None:
     sys.stdout.flush()
 
 
+def lease_of(request: dict[str, Any]) -> float:
+    """The keep request's lease in seconds; 0 for none."""
+    lease = request.get("lease")
+    return float(lease) if isinstance(lease, (int, float)) and 0 < lease < float("inf") else 0.0
+
+
 def exists(name: str, dir_fd: int) -> bool:
     try:
         os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -165,8 +171,7 @@ class KeptAgent:
         self.request = request
         self.generation = request.get("generation")
         self.agent_id = int(request["agent_id"])
-        lease = request.get("lease")
-        self.lease = float(lease) if isinstance(lease, (int, float)) and 0 < lease < float("inf") else 0.0
+        self.lease = lease_of(request)
         self.renewed_at = renewed_at
         self.stopping = False
         self.leaving = False
@@ -341,14 +346,36 @@ class KeptAgent:
             and now > self.renewed_at + self.lease
         )
 
-    def end_lease(self) -> None:
-        """Stop polling, then stop the agent's recording and sign it out, in a task of their own."""
+    def try_end_lease(self) -> bool:
+        """End the lease unless a task works on the agent right now (it holds the agent's lock, and renews the
+        lease): the keeper holds that lock itself while it ends the session, so no task starts a recording on
+        it meanwhile. Whether the lease is being ended."""
+        lock = self.keeper.agent_lock(self.stem)
+        if lock is None:
+            return False
+        try:
+            renewed_at = os.stat(
+                self.stem + KEEP_SUFFIX, dir_fd=self.keeper.dir_fd, follow_symlinks=False
+            ).st_mtime
+        except FileNotFoundError:
+            renewed_at = self.renewed_at
+        if renewed_at > self.renewed_at:  # renewed just before the lock was taken
+            self.renewed_at = renewed_at
+            os.close(lock)
+            return False
         self.leaving = True
         if self.task is not None:
             self.task.cancel()
-        self.task = asyncio.ensure_future(self._end_lease())
+        self.task = asyncio.ensure_future(self._end_lease(lock))
+        return True
 
-    async def _end_lease(self) -> None:
+    async def _end_lease(self, lock: int) -> None:
+        try:
+            await self._stop_and_sign_out()
+        finally:
+            os.close(lock)  # the agent's lock, released
+
+    async def _stop_and_sign_out(self) -> None:
         since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.renewed_at))
         outcomes = []
         try:
@@ -476,11 +503,11 @@ class Keeper:
             request = wanted.get(stem)
             if request is not None and request.get("generation") == agent.generation:
                 agent.renewed_at = max(agent.renewed_at, request["renewed_at"])
-                if agent.lease_over(now):
+                agent.lease = agent.state["lease"] = lease_of(request)  # a task may give a new lease
+                if agent.lease_over(now) and agent.try_end_lease():
                     log(
                         f"agent {agent.agent_id}: keepalive_lease of {agent.lease:g} s ran out; ending its session"
                     )
-                    agent.end_lease()
                 continue  # kept, or its session ended: a new generation (a new sign-in) starts it again
             agent.stop()
             del self.agents[stem]
@@ -588,6 +615,18 @@ class Keeper:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(KEEPER_STATUS_FILE, dir_fd=self.dir_fd)
         os.close(self.dir_fd)
+
+    def agent_lock(self, stem: str) -> int | None:
+        """The agent's lock (the modules' <stem>.lock), taken without waiting; None while a task holds it."""
+        fd = os.open(
+            stem + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.dir_fd
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
 
     def active(self, wanted: dict[str, dict[str, Any]]) -> bool:
         """Whether any keep request still has a session to keep (ended ones wait for the modules)."""

@@ -36,6 +36,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
     SessionStore,
     SessionStoreError,
     read_json,
+    take_lock,
     write_file,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import aiohttp_missing
@@ -52,6 +53,8 @@ KEEPER_MODULES = (
 )
 HEARTBEAT_STALE = 30.0
 KEEPER_START_WAIT = 10.0
+# Another task may hold the start lock while it starts a keeper (KEEPER_START_WAIT) or waits for one to stop.
+START_LOCK_WAIT = 60.0
 # The keeper runs isolated (-I: no current directory, no user site, no PYTHON* variables on its path); this
 # puts its own copy first on sys.path, then the directories where the task found its libraries.
 BOOTSTRAP = (
@@ -152,9 +155,12 @@ class KeeperProcess:
     def _start_lock(self) -> Iterator[None]:
         """Starting, stopping and the keeper's own idle exit take turns (see the keeper's idle exit)."""
         self.store.ensure_directory()
-        fd = os.open(self.store.path(KEEPER_START_LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = take_lock(
+            self.store.path(KEEPER_START_LOCK_FILE),
+            START_LOCK_WAIT,
+            "Starting or stopping the session keeper",
+        )
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)

@@ -72,7 +72,11 @@ def _unsafe_ancestor(info: os.stat_result) -> str | None:
     """Why a directory above the store lets another user replace what is below it, or None."""
     if info.st_uid not in (0, os.geteuid()):
         return f"belongs to another user (uid {info.st_uid})"
-    if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+    if not stat.S_ISDIR(info.st_mode) or info.st_mode & stat.S_ISVTX:
+        return None
+    # Group-writable is fine for the user's own group (a user private group; an execution environment's home,
+    # writable by group 0, with the task running in group 0): only the user or root is in it there.
+    if info.st_mode & 0o002 or (info.st_mode & 0o020 and info.st_gid != os.getegid()):
         return f"other users may write (mode {stat.S_IMODE(info.st_mode):o})"
     return None
 
@@ -81,7 +85,8 @@ def check_ancestors(directory: str) -> None:
     """Refuse a store below a directory that another user owns or may write (as ssh does for ~/.ssh).
 
     Such a user could rename the store away and put a directory or a symlink of theirs in its place. A
-    world-writable directory with the sticky bit (/tmp) lets nobody rename what others own, so it passes.
+    world-writable directory with the sticky bit (/tmp) lets nobody rename what others own, so it passes, and so
+    does one writable by the user's own primary group.
     Both the path as given and the path its symlinks lead to are checked."""
     given, real = os.path.abspath(directory), os.path.realpath(directory)
     for path in (given,) if given == real else (given, real):
@@ -317,11 +322,13 @@ class SessionStore:
         """The generation of the agent's keep request (the keeper reports it back), None when not kept."""
         return (self.keep_request(gateway_url, agent_id) or {}).get("generation")
 
-    def update_keep(self, gateway_url: str, agent_id: int, **fields: Any) -> None:
-        """Change fields of the agent's keep request (its lease), keeping its generation."""
+    def update_keep(self, gateway_url: str, agent_id: int, **fields: Any) -> bool:
+        """Change fields of the agent's keep request (its lease), keeping its generation; whether it changed."""
         request = self.keep_request(gateway_url, agent_id)
-        if request is not None and any(request.get(key) != value for key, value in fields.items()):
-            write_file(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, dict(request, **fields))
+        if request is None or all(request.get(key) == value for key, value in fields.items()):
+            return False
+        write_file(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, dict(request, **fields))
+        return True
 
     def keep_requested(self, gateway_url: str, agent_id: int) -> bool:
         try:

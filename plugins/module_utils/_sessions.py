@@ -114,9 +114,15 @@ class SessionManager(AgentSession):
             self.persist()
             pid = self.keep()
             messages.append(f"The session keeper (pid {pid}) keeps it alive.")
-        elif request.keepalive and request.keepalive_lease is not None:
-            self.store.update_keep(self.gateway_url, request.agent_id, lease=request.keepalive_lease)
-        return self._result(request, not before or needs_keeping, " ".join(messages), before)
+        lease_changed = (
+            not needs_keeping
+            and request.keepalive
+            and request.keepalive_lease is not None
+            and self.store.update_keep(self.gateway_url, request.agent_id, lease=request.keepalive_lease)
+        )
+        if lease_changed:
+            messages.append(f"Its keepalive_lease is now {request.keepalive_lease:g} s, counted from now.")
+        return self._result(request, not before or needs_keeping or lease_changed, " ".join(messages), before)
 
     def _absent(self, request: SessionRequest) -> dict[str, Any]:
         before = bool(self.guid)
@@ -131,7 +137,11 @@ class SessionManager(AgentSession):
         if kept:
             self.store.release(self.gateway_url, request.agent_id)
         changed = False
-        if self.guid:
+        if not self.guid and self.lost_reason and self.ended_guids:
+            # The keeper said the session ended, but not every ending is a sign-out (the keeper stopped, its
+            # own sign-out failed): one sign-out settles it; 100-006 says it was.
+            self.client.guid, newest_guid = self.ended_guids[0], (self.ended_guids[1:] or [None])[0]
+        if self.client.guid:
             changed = self._sign_out(request, newest_guid)
             self.forget()
         if kept and self.store.kept_agents() == 0 and not self.keeper.stop_if_idle():
@@ -185,17 +195,33 @@ class SessionTask(AgentTask):
 
     def __init__(self, params: dict[str, Any], check_mode: bool, diff: bool) -> None:
         super().__init__(params, check_mode, diff)
-        if params.get("all_kept") and params.get("state") == "absent":
-            # The store's kept agents as the batch: an empty store is an empty batch.
-            self.params = dict(params, agents=[{"agent_id": agent_id} for agent_id in self._kept_agent_ids()])
+        self.selection_error: str | None = None
+        if params.get("all_kept"):
+            self.selection_error = self._all_kept_error(params)
+            if self.selection_error:
+                self.params = dict(params, agent_id=None, agents=None)  # no agent: prepare() says why
+            else:
+                # The store's kept agents as the batch: an empty store is an empty batch.
+                agents = [{"agent_id": agent_id} for agent_id in self._kept_agent_ids()]
+                self.params = dict(params, agents=agents)
+        elif params.get("agent_id") is None and params.get("agents") is None:
+            self.selection_error = "one of agent_id, agents or all_kept: true is required"
+
+    def _all_kept_error(self, params: dict[str, Any]) -> str | None:
+        if params.get("agent_id") is not None or params.get("agents") is not None:
+            return "all_kept: give agent_id, agents or all_kept: true, not two of them"
+        if params.get("state") != "absent":
+            return "all_kept: only with state: absent (it signs out every agent the session store keeps)"
+        try:
+            self._kept_agent_ids()
+        except (SessionStoreError, OSError) as exc:
+            return f"all_kept: the session store cannot be read: {exc}"
+        return None
 
     def _kept_agent_ids(self) -> list[int]:
-        try:
-            return (
-                self.store.kept_agent_ids(self.params["gateway_url"]) if self.store.check_readable() else []
-            )
-        except (SessionStoreError, OSError):
-            return []  # reported by the first agent's task, or nothing to sign out
+        if not self.store.check_readable():
+            return []  # no store: nothing kept
+        return self.store.kept_agent_ids(self.params["gateway_url"])
 
     def validate(self, request: Any) -> None:
         schemas.check(
@@ -206,8 +232,8 @@ class SessionTask(AgentTask):
     def prepare(self) -> list[str]:
         """With keepalive, the keeper runs before the first sign-in: a gateway's heartbeat limit counts from
         the sign-in, so an agent must not wait for the keeper to start."""
-        if self.params.get("all_kept") and self.params.get("state") != "absent":
-            return ["all_kept: only with state: absent (it signs out every agent the session store keeps)"]
+        if self.selection_error:
+            return [self.selection_error]
         if not self.params.get("keepalive") or self.params.get("state") != "present" or self.check_mode:
             return []
         missing = aiohttp_missing()

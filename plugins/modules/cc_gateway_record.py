@@ -244,6 +244,16 @@ message:
   returned: without O(agents)
   type: str
   sample: Recording started (task 5086).
+signed_in_again:
+  description:
+    - True when the agent's session had ended before the start (the keeper saw it end, or the gateway refused
+      its GUID and its status query confirmed it) and the module signed the agent in again, with O(password) and
+      O(phone_number), to start the recording; a kept agent is kept again on the new session. Also in each entry
+      of RV(results).
+  returned: when it happened
+  type: bool
+  version_added: 2.1.0
+  sample: true
 msg:
   description: With O(agents), how many agents changed, or which failed and why.
   returned: with O(agents)
@@ -252,7 +262,8 @@ msg:
 results:
   description:
     - With O(agents), one entry per agent in the order given, each with C(agent_id), C(changed),
-      C(failed), C(task_id), C(state), C(file_name), C(retcode), C(message) as above for one agent, and
+      C(failed), C(task_id), C(state), C(file_name), C(retcode), C(message) (and C(signed_in_again)) as above
+      for one agent, and
       C(msg) instead of C(task_id), C(file_name), C(retcode) and C(message) when it failed.
   returned: with O(agents)
   type: list

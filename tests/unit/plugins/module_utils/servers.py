@@ -139,6 +139,8 @@ class Server:
     def serve(self, conn: socket.socket, reader: Any) -> None:
         while (request := read_request(reader)) is not None:
             self.requests.append(request)
+            if not self.answers:
+                return  # more than the script holds (a probe of what the port speaks): closed
             answer = self.answers.popleft()
             if answer is CLOSE:
                 return

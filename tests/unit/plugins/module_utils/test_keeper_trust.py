@@ -183,6 +183,45 @@ def test_a_keeper_whose_agents_all_ended_exits_and_a_new_one_does_not_keep_them_
     assert "1 of 2 agents failed: agent 187" in seen["msg"]
 
 
+def test_a_new_lease_for_a_kept_agent_applies_from_then_on(store, running):
+    with Gateway() as gateway:
+        keep(store, gateway.url, 186, lease=0)
+        running()
+        wait_for(lambda: store.kept(gateway.url, 186))
+        assert store.update_keep(gateway.url, 186, lease=1)
+        wait_for(lambda: gateway.sent("logout"))
+    assert "keepalive_lease of 1 s ran out" in store.kept(gateway.url, 186)["reason"]
+
+
+def test_a_lease_is_not_ended_while_a_task_works_on_the_agent(store, running):
+    with Gateway() as gateway:
+        keep(store, gateway.url, 186, lease=1)
+        running()
+        with store.locked(gateway.url, 186):
+            time.sleep(2.5)
+            assert not gateway.sent("logout"), "the keeper signed out an agent a task was working on"
+        wait_for(lambda: gateway.sent("logout"))
+
+
+def test_reading_an_agents_events_renews_its_lease(store):
+    with Gateway() as gateway:
+        keep(store, gateway.url, 186, lease=600)
+        process = KeeperProcess(store)
+        pid, _note = process.ensure_running()
+        try:
+            wait_for(lambda: store.kept(gateway.url, 186))
+            keep_file = store._stem(gateway.url, 186) + ".keep.json"
+            os.utime(keep_file, (time.time() - 500, time.time() - 500))
+            before = time.time()
+            seen = event_info(
+                {"agent_id": 186, "gateway_url": gateway.url, "timeout": 5, "session_dir": store.directory}
+            )
+            assert seen["session_alive"]
+            assert os.stat(keep_file).st_mtime >= before - 1
+        finally:
+            os.kill(pid, signal.SIGKILL)
+
+
 # -- the keeper's process: nothing from the caller's directory
 
 

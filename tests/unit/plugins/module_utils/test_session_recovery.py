@@ -154,6 +154,39 @@ def test_a_sign_out_with_stale_guids_signs_in_with_the_stored_phone_number(store
     assert not store.keep_requested(gateway.url, 186)
 
 
+def test_a_sign_out_is_sent_although_the_keeper_said_the_session_ended(store):
+    with Gateway({"still-live"}) as gateway:
+        crashed_keeper_left(store, gateway.url, "still-live", "still-live")
+        report = store._stem(gateway.url, 186) + ".kept.json"
+        generation = store.keep_generation(gateway.url, 186)
+        reason = "the keeper stopped following this agent unexpectedly; see keeper.log"
+        write_file(report, {"generation": generation, "alive": False, "guid": "still-live", "reason": reason})
+        result = SessionTask(
+            params(session_spec(), gateway.url, store, agent_id=186, state="absent"), False, False
+        ).run()
+        logouts = gateway.lines("/logout")
+    assert result["changed"] is True, result
+    assert logouts == [("DELETE", "still-live")]
+    assert store.load(gateway.url, 186) is None
+
+
+def test_all_kept_of_a_store_that_cannot_be_used_fails_saying_why(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    values = params(session_spec(), "https://gw:8043", SessionStore(str(tmp_path / "link")), agent_id=None)
+    result = SessionTask(dict(values, all_kept=True, state="absent"), False, False).run()
+    assert result["failed"] is True
+    assert "all_kept: the session store cannot be read" in result["msg"] and "symlink" in result["msg"]
+
+
+def test_all_kept_false_beside_agent_id_is_no_second_choice(store):
+    with Gateway(set()) as gateway:
+        values = params(session_spec(), gateway.url, store, agent_id=186, state="absent", all_kept=False)
+        result = SessionTask(values, False, False).run()
+    assert not result.get("failed"), result
+
+
 def test_only_not_signed_in_counts_as_signed_out(store):
     with Gateway(set()) as gateway:
         crashed_keeper_left(store, gateway.url, "first", "first")
