@@ -51,8 +51,29 @@ def given_no_log_values(argument_spec: dict[str, Any], arguments: Any) -> set[st
 DICT_REQUESTED = "dictionary requested, could not parse JSON or key=value"
 
 
+MISSING = "missing required arguments: "
+
+
+def with_fallbacks(msg: str, argument_spec: dict[str, Any]) -> str:
+    """ansible-core's "missing required arguments: ..." with where else each missing option can come from."""
+    if not msg.startswith(MISSING):
+        return msg
+    missing = msg[len(MISSING) :].split(" found in ")[0].split(", ")
+    hints = []
+    for name in missing:
+        fallback = (argument_spec.get(name.strip()) or {}).get("fallback")
+        if fallback and len(fallback) > 1 and fallback[1]:
+            variables = " or ".join(fallback[1])
+            hints.append(
+                f"{name}: give it in the task, in module_defaults for group/cec.cc_gateway.cc_gateway, or in the "
+                f"environment variable {variables}"
+            )
+    return f"{msg} ({'; '.join(hints)})" if hints else msg
+
+
 def named_validation_message(msg: str, argument_spec: dict[str, Any], arguments: dict[str, Any]) -> str:
     """msg, or for ansible-core's sentence that names no option, one that names it and says what to give."""
+    msg = with_fallbacks(msg, argument_spec)
     if not msg.startswith(DICT_REQUESTED) or not isinstance(arguments, dict):
         return msg
     for name, option in argument_spec.items():

@@ -94,6 +94,8 @@ class ControllerAction(ActionBase):
             return super().validate_argument_spec(argument_spec=argument_spec, **options)
         except AnsibleActionFail as exc:
             message = named_validation_message(getattr(exc, "message", str(exc)), argument_spec or {}, given)
+            # ansible-core names the action plugin's Python module; users know the module by its FQCN.
+            message = message.replace(f"({self._load_name})", f"({self.MODULE})")
             raise AnsibleActionFail(message, obj=given) from None
         finally:
             self._task.args = given

@@ -528,3 +528,13 @@ def test_an_empty_campaign_share_is_a_task_that_does_nothing(
     assert "deprecations" not in result
     assert gateway.received == []
     assert not (tmp_path / "sessions").exists() or not KEEPER_FILES & set(os.listdir(tmp_path / "sessions"))
+
+
+def test_a_missing_gateway_url_says_where_else_it_can_come_from(tmp_path, monkeypatch):
+    monkeypatch.delenv("CC_GATEWAY_URL", raising=False)
+    code, result = _run(cc_gateway_record, {"agent_id": 186, "session_dir": str(tmp_path / "sessions")})
+    assert code == 1
+    assert result["msg"] == (
+        "missing required arguments: gateway_url (gateway_url: give it in the task, in module_defaults for "
+        "group/cec.cc_gateway.cc_gateway, or in the environment variable CC_GATEWAY_URL)"
+    )
