@@ -56,11 +56,14 @@ KEEPER_START_WAIT = 10.0
 # Another task may hold the start lock while it starts a keeper (KEEPER_START_WAIT) or waits for one to stop.
 START_LOCK_WAIT = 60.0
 # The keeper runs isolated (-I: no current directory, no user site, no PYTHON* variables on its path); this
-# puts its own copy first on sys.path, then the directories where the task found its libraries.
+# puts its own copy first on sys.path and the directories where the task found the keeper's libraries last,
+# after the interpreter's own.
 BOOTSTRAP = (
-    "import sys; end = sys.argv.index('--'); sys.path[:0] = sys.argv[1:end]; "
+    "import sys; end = sys.argv.index('--'); sys.path.insert(0, sys.argv[1]); sys.path.extend(sys.argv[2:end]); "
     f"from {PACKAGE}._keeper import main; sys.exit(main(sys.argv[end + 1 :]))"
 )
+# What the keeper imports from outside the standard library (their own dependencies lie beside them).
+KEEPER_LIBRARIES = ("aiohttp", "requests", "urllib3", "jsonschema")
 
 
 def _source(name: str) -> bytes:
@@ -285,18 +288,21 @@ class KeeperProcess:
 
 
 def library_paths() -> list[str]:
-    """Where this task finds its libraries (aiohttp, requests, ...), less anything relative or the current
-    directory, whose files another user may have put there."""
-    here = os.getcwd()
+    """The directories the task imported the keeper's libraries from (their sys.path entries), never the current
+    directory: nothing else of the task's path, its working directory or PYTHONPATH reaches the keeper. (The
+    task itself trusts these directories already: it imports the same libraries from them.)"""
+    import importlib
+
+    here = os.path.realpath(os.getcwd())
     paths = []
-    for path in sys.path:
-        if (
-            path
-            and os.path.isabs(path)
-            and os.path.realpath(path) != os.path.realpath(here)
-            and os.path.isdir(path)
-        ):
-            paths.append(path)
+    for name in KEEPER_LIBRARIES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue  # the keeper says what it misses when it starts
+        directory = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__ or "")))
+        if directory not in paths and os.path.isdir(directory) and os.path.realpath(directory) != here:
+            paths.append(directory)
     return paths
 
 

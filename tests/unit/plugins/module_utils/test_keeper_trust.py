@@ -343,3 +343,21 @@ def test_kept_reports_with_a_forged_guid_give_no_guid(store):
         store._stem("https://gw:8043", 186) + ".kept.json", {"alive": True, "guid": "bad guid\r\nX-Evil: 1"}
     )
     assert store.kept("https://gw:8043", 186)["guid"] is None
+
+
+def test_pythonpath_of_the_task_does_not_reach_the_keeper(store, tmp_path, monkeypatch):
+    planted = tmp_path / "on-pythonpath"
+    planted.mkdir()
+    marker = tmp_path / "imported"
+    (planted / "argparse.py").write_text(f"open({str(marker)!r}, 'a').write('argparse')\n")
+    monkeypatch.setenv("PYTHONPATH", str(planted))
+    monkeypatch.syspath_prepend(str(planted))
+    process = KeeperProcess(store)
+    pid, _note = process.ensure_running()
+    try:
+        assert process.status().running
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            assert str(planted).encode() not in handle.read()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    assert not marker.exists()
