@@ -27,9 +27,9 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/simulator
 export ANSIBLE_COLLECTIONS_PATH := $(WORK)
 
-# Every target but help, clean and test-matrix needs the interpreter: refuse at once, in one line, when it is
-# missing or older than 3.11.
-ifneq ($(filter-out help clean test-matrix,$(or $(MAKECMDGOALS),help)),)
+# Every target but help, clean, test-matrix and test-oldest needs the interpreter: refuse at once, in one line,
+# when it is missing or older than 3.11.
+ifneq ($(filter-out help clean test-matrix test-oldest,$(or $(MAKECMDGOALS),help)),)
 ifeq ($(PYTHON_EXE),)
 $(error PYTHON=$(PYTHON) not found on PATH nor in pyenv: make needs Python 3.11 or newer (ansible-core 2.19+), e.g. make PYTHON=python3.12 $(MAKECMDGOALS))
 else ifneq ($(word 2,$(PYTHON_INFO)),ok)
@@ -37,17 +37,18 @@ $(error PYTHON=$(PYTHON) is Python $(PYTHON_VERSION) ($(PYTHON_EXE)): make needs
 endif
 endif
 
-.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench bench-runners soak test-matrix release-check docs test demo simulator collection build clean schemas
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench bench-runners soak test-matrix test-oldest release-check docs test demo simulator collection build clean schemas
 
 help:
 	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
-	@echo "make test       lint, simulator tests, ansible-test sanity + units + integration"
+	@echo "make test       lint, simulator tests, ansible-test sanity + units + integration, and test-oldest"
 	@echo "make simulator  run the CC-Gateway simulator in the foreground (SIM_ARGS=... for options)"
 	@echo "make bench      campaign benchmark: uri vs loop vs batch vs raw requests (BENCH_ARGS=...)"
 	@echo "make bench-runners  the campaign role over 1-4 local runners at several sizes (BENCH_ARGS=...)"
 	@echo "make sim-bench  simulator benchmark: 1,000 long-polls, start-recording requests per second"
 	@echo "make soak       1,000 kept agents, 10 simulated minutes of start/stop rounds; no lost session"
-	@echo "make test-matrix  sanity + units + integration on ansible-core 2.19, 2.20, 2.21 (CORES=...)"
+	@echo "make test-matrix  sanity + units + integration on ansible-core 2.16 to 2.21 (CORES=...)"
+	@echo "make test-oldest  units + integration on ansible-core 2.16, the oldest supported (part of make test)"
 	@echo "make release-check  build, galaxy-importer, ansible-builder introspect, antsibull-changelog lint,"
 	@echo "                   ansible-lint --profile production of the installed tarball"
 	@echo "make docs       the antsibull-docs site, without warnings"
@@ -92,7 +93,7 @@ units: collection
 integration: collection
 	scripts/run-integration.sh $(COLLECTION)
 
-test: ruff sim-test sanity units integration ansible-lint
+test: ruff sim-test sanity units integration test-oldest ansible-lint
 	@echo "make test: all checks passed"
 
 bench-runners: collection
@@ -122,6 +123,16 @@ clean:
 # Each core has its own venv and interpreter (scripts/test-matrix.sh finds them); PYTHON plays no part.
 test-matrix:
 	scripts/test-matrix.sh $(CORES)
+
+# make test runs the oldest supported core too (2.16, as in AAP 2.5), so that a break on it is caught there:
+# its units and integration targets (OLDEST_TARGETS=cc_gateway_record for fewer) in its own venv .venv-2.16,
+# laid out in .work/matrix-2.16 (scripts/test-matrix.sh; its sanity runs in make test-matrix). Without an
+# interpreter 2.16 supports (python3.11 or python3.12, or PYTHON_2_16=...) it fails instead of skipping.
+OLDEST_CORE := 2.16
+OLDEST_TARGETS ?=
+test-oldest:
+	MATRIX_MISSING=fail MATRIX_STEPS="units integration" MATRIX_TARGETS="$(OLDEST_TARGETS)" \
+	  scripts/test-matrix.sh $(OLDEST_CORE)
 
 # These make venvs of their own (.venv-release, .venv-docs) with the same interpreter.
 release-check: venv
