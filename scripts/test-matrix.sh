@@ -92,7 +92,7 @@ make_venv() {
   quiet_pip "$venv/bin/python" -m pip install --quiet "ansible-core==$pin" \
     -r requirements.txt -r "$venv/requirements-test.txt"
   local version
-  version=$("$venv/bin/ansible" --version) || return 1
+  version=$(in_work_home "$venv/bin/ansible" --version) || return 1
   [[ $version == *"core $pin"* ]] || {
     echo "ansible-core $pin did not install in $venv"
     return 1
@@ -132,7 +132,7 @@ run_core() {
   fi
   pyver=$("$root/$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   local version
-  version=$("$root/$venv/bin/ansible" --version)
+  version=$(in_work_home "$root/$venv/bin/ansible" --version)
   summary+=("$core venv ok ($(("$SECONDS" - start)) s): ${version%%$'\n'*}, python $pyver ($python)")
   # The core's own tools first on PATH; the collection copy of this core is the only one Ansible sees.
   export PATH="$root/$venv/bin:$ORIGINAL_PATH"
