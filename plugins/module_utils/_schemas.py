@@ -337,16 +337,18 @@ def limited(schema: dict[str, Any], max_agent_id: int | None) -> dict[str, Any]:
 _LIMITED: dict[tuple[int, int], dict[str, Any]] = {}
 
 
-def _not_finite(document: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[list[str], float]]:
-    """Where document holds a number that is not finite (NaN, an infinity), and that number."""
-    if isinstance(document, float) and not math.isfinite(document):
-        yield list(parts), document
-    elif isinstance(document, dict):
-        for key, value in document.items():
-            yield from _not_finite(value, (*parts, str(key)))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            yield from _not_finite(value, (*parts, str(index)))
+def _not_finite(document: Any) -> Iterator[tuple[list[str], float]]:
+    """Where document holds a number that is not finite (NaN, an infinity), and that number. A loop, not a
+    recursion: a gateway's answer may nest deeper than Python's recursion limit (json parses it on 3.13)."""
+    pending: list[tuple[tuple[str, ...], Any]] = [((), document)]
+    while pending:
+        parts, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            yield list(parts), value
+        elif isinstance(value, dict):
+            pending.extend(((*parts, str(key)), item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend(((*parts, str(index)), item) for index, item in enumerate(value))
 
 
 def _validator(schema: dict[str, Any]) -> Any:

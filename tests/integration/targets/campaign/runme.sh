@@ -211,7 +211,7 @@ grep -q "cc_gateway_campaign_agents lists agents 2001 more than once" "$work/dup
 check untouched
 campaign settings 2 --check -e "@$work/vars3.json" -e cc_gateway_campaign_hold=20 -e cc_gateway_campaign_lease=15 \
   -e '{"cc_gateway_campaign_agents": [{"agent_id": 2001}, {"agent_id": 60000}, {"agent_id": 100}]}' "$@"
-for text in "agent_id must be from 101 to 59999, not 100, 60000" \
+for text in "agent_id must be from 101 to 59999 (cc_gateway_campaign_max_agent_id), not 100, 60000" \
   "cc_gateway_campaign_lease (15 s) is shorter than the hold plus the wait for the confirmations (50.0 s)"; do
   grep -qF "$text" "$work/settings.log" || { echo "run 4: the settings were not refused with: $text"; exit 1; }
 done
