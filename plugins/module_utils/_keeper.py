@@ -565,12 +565,11 @@ class Keeper:
 
     def _idle_exit_allowed(self) -> Any:
         """The start lock, if free: with it held, no task can find this keeper running and count on it."""
-        fd = os.open(
-            KEEPER_START_LOCK_FILE,
-            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o600,
-            dir_fd=self.dir_fd,
-        )
+        return self.lock_if_free(KEEPER_START_LOCK_FILE)
+
+    def lock_if_free(self, name: str) -> int | None:
+        """An exclusive lock on the store's file name, taken without waiting; None while someone holds it."""
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.dir_fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -618,15 +617,7 @@ class Keeper:
 
     def agent_lock(self, stem: str) -> int | None:
         """The agent's lock (the modules' <stem>.lock), taken without waiting; None while a task holds it."""
-        fd = os.open(
-            stem + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.dir_fd
-        )
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return None
-        return fd
+        return self.lock_if_free(stem + ".lock")
 
     def active(self, wanted: dict[str, dict[str, Any]]) -> bool:
         """Whether any keep request still has a session to keep (ended ones wait for the modules)."""
