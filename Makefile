@@ -93,7 +93,7 @@ units: collection
 integration: collection
 	scripts/run-integration.sh $(COLLECTION)
 
-test: ruff sim-test sanity units integration test-oldest ansible-lint
+test: ruff ansible-lint sim-test sanity units integration test-oldest
 	@echo "make test: all checks passed"
 
 bench-runners: collection
