@@ -89,7 +89,7 @@ class KeeperWatch(threading.Thread):
                     cmdline = (entry / "cmdline").read_bytes()
                 except OSError:
                     continue
-                if b"module_utils._keeper\0" in cmdline and self.marker in cmdline:
+                if b"_state.keeper import main" in cmdline and self.marker in cmdline:
                     keepers.append(int(entry.name))
                 elif b"ansible-playbook" in cmdline and self.playbook_marker in cmdline:
                     playbook.append(int(entry.name))

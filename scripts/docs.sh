@@ -5,7 +5,7 @@
 #
 # Steps: a venv .venv-docs from requirements-docs.txt; the collection laid out under .work/docs-collection (the
 # git-tracked files, as ansible-test sees them); the retcode table of the user guide checked against
-# plugins/module_utils/_retcodes.py; `antsibull-docs lint-collection-docs --plugin-docs`; `antsibull-docs
+# plugins/module_utils/_api/retcodes.py; `antsibull-docs lint-collection-docs --plugin-docs`; `antsibull-docs
 # sphinx-init --use-current`, then the generated build.sh (antsibull-docs collection + sphinx-build -W).
 #
 # Offline build: Sphinx's intersphinx would fetch inventories of docs.python.org, docs.ansible.com, ... which
@@ -60,7 +60,7 @@ import sys
 from pathlib import Path
 
 collection = Path(sys.argv[1])
-spec = importlib.util.spec_from_file_location("_retcodes", collection / "plugins/module_utils/_retcodes.py")
+spec = importlib.util.spec_from_file_location("_retcodes", collection / "plugins/module_utils/_api/retcodes.py")
 retcodes = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(retcodes)
 page = (collection / "docs/docsite/rst/guide_troubleshooting.rst").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ import sys
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.environ.get("COLLECTIONS_ROOT", os.path.join(root, ".work")))
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas  # noqa: E402
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas  # noqa: E402
 
 with open(os.path.join(root, "docs", "schemas", "cc_gateway.schema.json"), "w", encoding="utf-8") as out:
     json.dump(_schemas.ALL, out, indent=2)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import STORE_ERRORS, event_info
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
     ONE_AGENT_OR_MANY,
     event_info_spec,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._events import STORE_ERRORS, event_info
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import ControllerAction
 
 

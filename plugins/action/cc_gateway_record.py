@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, record_spec
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import ONE_AGENT_OR_MANY, record_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import ControllerAction
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import SESSION_AGENTS, session_spec
-from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import SESSION_AGENTS, session_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._signin import SessionTask
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import ControllerAction
 
 

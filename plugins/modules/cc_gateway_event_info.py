@@ -191,12 +191,12 @@ recording:
   sample: {"task_id": "5086", "file_name": "Y:\\1\\5\\20261125\\186\\0301021.V3", "since": 1764041000123}
 """
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import STORE_ERRORS, event_info
+from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
     ONE_AGENT_OR_MANY,
     event_info_spec,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._events import STORE_ERRORS, event_info
-from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
 
 
 def main() -> None:

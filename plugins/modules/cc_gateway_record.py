@@ -288,9 +288,9 @@ ansible_facts:
       sample: [{"agent_id": 186, "task_id": "5086", "state": "started"}]
 """
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import ONE_AGENT_OR_MANY, record_spec
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import run_agent_task
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import ONE_AGENT_OR_MANY, record_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
 
 
 def main() -> None:

@@ -218,9 +218,9 @@ results:
   sample: [{"agent_id": 186, "changed": true, "failed": false, "state": "present"}]
 """
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import SESSION_AGENTS, session_spec
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import run_agent_task
-from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import SESSION_AGENTS, session_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._signin import SessionTask
 
 
 def main() -> None:

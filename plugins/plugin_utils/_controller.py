@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
+from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import scrub_result
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import (
     finite_int_arguments,
     named_validation_message,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._task import scrub_result
 
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
 
@@ -101,8 +101,10 @@ class ControllerAction(ActionBase):
             self._task.args = given
 
     def missing_libraries(self) -> str | None:
-        from ansible_collections.cec.cc_gateway.plugins.module_utils._client import REQUESTS_IMPORT_ERROR
-        from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import JSONSCHEMA_IMPORT_ERROR
+        from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import REQUESTS_IMPORT_ERROR
+        from ansible_collections.cec.cc_gateway.plugins.module_utils._api.schemas import (
+            JSONSCHEMA_IMPORT_ERROR,
+        )
 
         if REQUESTS_IMPORT_ERROR is not None:
             return "The Python library requests"

@@ -117,8 +117,8 @@ campaign() {
   fi
 }
 no_keeper_left() {
-  if pgrep -f "module_utils._keeper --store $work/sessions/" >/dev/null; then
-    echo "$1: a session keeper still runs after the campaign: $(pgrep -af "module_utils._keeper --store $work/sessions/")"
+  if pgrep -f "_state.keeper import main.* -- --store $work/sessions/" >/dev/null; then
+    echo "$1: a session keeper still runs after the campaign: $(pgrep -af "_state.keeper import main.* -- --store $work/sessions/")"
     exit 1
   fi
 }

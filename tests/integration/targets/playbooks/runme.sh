@@ -39,7 +39,7 @@ totals = json.load(open(sys.argv[1], encoding="utf-8"))["totals"]
 assert totals["agents"] == 20 and totals["passed"] == 20, totals
 PY
 curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X POST "$CC_GATEWAY_URL/_sim/reset" >/dev/null
-keepers=$(pgrep -f "module_utils._keeper --store $CC_GATEWAY_SESSION_DIR" || true)
+keepers=$(pgrep -f "_state.keeper import main.* -- --store $CC_GATEWAY_SESSION_DIR" || true)
 [ -z "$keepers" ] || { echo "a session keeper is still running: $keepers"; exit 1; }
 
 # An agent left kept (as by an interrupted campaign) is signed out by cec.cc_gateway.sign_out_kept; the simulator

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     ConnectionSettings,
     GatewayClient,
     ResponseShapeError,
@@ -15,7 +15,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
     TransportError,
     guid_from_header,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
 
 GUID = "279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0"

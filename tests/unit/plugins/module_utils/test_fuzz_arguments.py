@@ -17,14 +17,17 @@ import sys
 import tempfile
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import ConnectionSettings, GatewayClient
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
+    ConnectionSettings,
+    GatewayClient,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.schemas import SchemaViolation
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record import (
     RecordingManager,
     RecordRequest,
     validate,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import SessionStore
 from ansible_collections.cec.cc_gateway.plugins.modules import cc_gateway_record, cc_gateway_session
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.fuzz_settings import FUZZ
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.module_args import patch_module_args

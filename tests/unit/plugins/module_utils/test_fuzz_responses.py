@@ -12,7 +12,7 @@ import json
 import re
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     ConnectionSettings,
     GatewayClient,
     ResponseShapeError,

@@ -14,14 +14,14 @@ import threading
 import time
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper as keeper_module
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper_process as process_module
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
-from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper as keeper_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper_process as process_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     KEEPER_LOG_FILE,
     SessionStore,
-    SessionStoreError,
+    StoreError,
     read_json,
     write_file,
 )
@@ -45,7 +45,7 @@ def store(tmp_path):
 
 def keep(store, url, agent_id, **route_options):
     store.save(url, agent_id, {"guid": "first", "cookies": [{"name": "LB", "value": "n1"}]})
-    route = transport.resolve_route(url, **route_options)
+    route = routes.resolve_route(url, **route_options)
     store.request_keep(url, agent_id, {"route": route.as_dict(), "timeout": 2})
 
 
@@ -139,9 +139,7 @@ def test_a_keep_request_that_cannot_work_stays_that_agents_problem(store, keeper
         keep(store, good.url, 186)
         # An https route with a CA bundle that does not exist: every poll fails before anything is sent.
         store.save(other.url.replace("http:", "https:"), 187, {"guid": "g"})
-        broken = transport.resolve_route(
-            other.url.replace("http:", "https:"), ca_path=str(tmp_path / "no.pem")
-        )
+        broken = routes.resolve_route(other.url.replace("http:", "https:"), ca_path=str(tmp_path / "no.pem"))
         store.request_keep(
             other.url.replace("http:", "https:"), 187, {"route": broken.as_dict(), "timeout": 2}
         )
@@ -287,20 +285,27 @@ def test_probes_never_make_a_keeper_look_alive(store, process):
 
 def test_without_aiohttp_no_keeper_is_started_and_the_reason_is_named(store, process, monkeypatch):
     monkeypatch.setattr(process_module, "aiohttp_missing", lambda: "No module named 'aiohttp'")
-    with pytest.raises(SessionStoreError) as caught:
+    with pytest.raises(StoreError) as caught:
         process.ensure_running(wait=1.0)
     assert "needs the Python library aiohttp" in str(caught.value)
     assert not process.status(wait_for_start=0).running
     assert not os.path.exists(store.path(KEEPER_LOG_FILE))
 
 
-def test_the_keeper_imports_only_the_modules_copied_for_it():
-    """The keeper runs from a copy of KEEPER_MODULES; anything else it imported would come from elsewhere."""
-    pattern = re.compile(r"plugins\.module_utils(?:\._|\s+import\s+_)(\w+)")
-    copied = {name.lstrip("_") for name in process_module.KEEPER_MODULES}
-    for name in process_module.KEEPER_MODULES:
-        source = process_module._source(name).decode("utf-8")
-        assert set(pattern.findall(source)) <= copied, name
+def test_the_keeper_copy_holds_every_module_of_the_collection_it_imports_and_nothing_of_ansible():
+    """The keeper runs from its copy alone; a module it imported from anywhere else would come from elsewhere."""
+    _version, sources = process_module.keeper_sources()
+    assert {"_state.keeper", "_state.store", "_api.client", "_api.http_async", "_api.errors"} <= set(sources)
+    imports = re.compile(r"plugins\.module_utils\.([\w.]+)\s+import\s+\(?([\w\s,]+)\)?")
+    for name, source in sources.items():
+        text = source.decode("utf-8")
+        assert not re.search(r"^\s*(from|import) ansible[ .]", text, re.MULTILINE), name
+        for module, names in imports.findall(text):
+            if module in ("_api", "_state"):
+                wanted = {f"{module}.{item.split()[0]}" for item in names.split(",") if item.strip()}
+            else:
+                wanted = {module}
+            assert wanted <= set(sources), (name, wanted - set(sources))
 
 
 def test_the_keeper_refuses_a_store_open_to_others(store, tmp_path):

@@ -13,13 +13,13 @@ import threading
 import time
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper as keeper_module
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
-from ansible_collections.cec.cc_gateway.plugins.module_utils._events import event_info
-from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import event_info
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper as keeper_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
-    SessionStoreError,
+    StoreError,
     read_json,
     write_file,
 )
@@ -62,7 +62,7 @@ def store(tmp_path):
 
 def keep(store, url, agent_id, lease, guid="g-186"):
     store.save(url, agent_id, {"guid": guid, "signed_in_by": "module"})
-    route = transport.resolve_route(url)
+    route = routes.resolve_route(url)
     store.request_keep(url, agent_id, {"route": route.as_dict(), "timeout": 2, "lease": lease})
 
 
@@ -253,7 +253,7 @@ def test_a_symlinked_store_is_refused(tmp_path):
     real.mkdir(mode=0o700)
     link = tmp_path / "link"
     link.symlink_to(real)
-    with pytest.raises(SessionStoreError, match="is a symlink"):
+    with pytest.raises(StoreError, match="is a symlink"):
         SessionStore(str(link)).save("https://gw:8043", 186, {"guid": "g"})
 
 
@@ -262,14 +262,14 @@ def test_a_store_below_a_directory_another_user_may_write_is_refused(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o777)
-    with pytest.raises(SessionStoreError, match=r"inside .*shared, which other users may write \(mode 777\)"):
+    with pytest.raises(StoreError, match=r"inside .*shared, which other users may write \(mode 777\)"):
         SessionStore(str(shared / "sessions")).save("https://gw:8043", 186, {"guid": "g"})
     os.chmod(shared, 0o1777)  # sticky, as /tmp: nobody may rename what others own
     SessionStore(str(shared / "sessions")).save("https://gw:8043", 186, {"guid": "g"})
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     os.chown(theirs, NOBODY, NOBODY)
-    with pytest.raises(SessionStoreError, match=f"belongs to another user \\(uid {NOBODY}\\)"):
+    with pytest.raises(StoreError, match=f"belongs to another user \\(uid {NOBODY}\\)"):
         SessionStore(str(theirs / "sessions")).save("https://gw:8043", 186, {"guid": "g"})
 
 
@@ -282,7 +282,7 @@ def test_event_info_refuses_a_store_of_another_user(tmp_path):
     )
     os.chown(store.directory, NOBODY, NOBODY)
     params = {"agent_id": 186, "gateway_url": "https://gw:8043", "timeout": 5, "session_dir": store.directory}
-    with pytest.raises(SessionStoreError, match="belongs to another user"):
+    with pytest.raises(StoreError, match="belongs to another user"):
         event_info(params)
 
 
@@ -294,7 +294,7 @@ def test_a_swapped_store_path_does_not_steer_a_running_keeper(store, running, tm
         forged = tmp_path / "forged"
         forged.mkdir(mode=0o700)
         write_file(str(forged / "abc-999.json"), {"guid": "forged"})
-        route = transport.resolve_route(attacker.url).as_dict()
+        route = routes.resolve_route(attacker.url).as_dict()
         write_file(
             str(forged / "abc-999.keep.json"), {"route": route, "gateway_url": attacker.url, "agent_id": 999}
         )
@@ -311,7 +311,7 @@ def test_a_fifo_in_place_of_a_session_file_is_refused_at_once(store):
     path = store._stem("https://gw:8043", 186) + ".json"
     os.mkfifo(path, 0o600)
     started = time.monotonic()
-    with pytest.raises(SessionStoreError, match="not a regular file"):
+    with pytest.raises(StoreError, match="not a regular file"):
         store.load("https://gw:8043", 186)
     assert time.monotonic() - started < 5
 
@@ -319,21 +319,21 @@ def test_a_fifo_in_place_of_a_session_file_is_refused_at_once(store):
 def test_a_huge_or_odd_guid_in_a_session_file_is_refused(store):
     path = store._stem("https://gw:8043", 186) + ".json"
     write_file(path, {"guid": "x" * 300})
-    with pytest.raises(SessionStoreError, match="cannot be one"):
+    with pytest.raises(StoreError, match="cannot be one"):
         store.load("https://gw:8043", 186)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(json.dumps({"guid": "x" * (5 * 1024 * 1024)}))
-    with pytest.raises(SessionStoreError, match="larger than"):
+    with pytest.raises(StoreError, match="larger than"):
         store.load("https://gw:8043", 186)
 
 
 def test_an_agent_lock_is_waited_for_within_a_bound(store, monkeypatch):
-    from ansible_collections.cec.cc_gateway.plugins.module_utils import _session_store as store_module
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._state import store as store_module
 
     monkeypatch.setattr(store_module, "AGENT_LOCK_WAIT", 0.5)
     other = SessionStore(store.directory)
     busy = r"Agent 186 was busy for 0.5 s: another task on this machine holds"
-    with store.locked("https://gw:8043", 186), pytest.raises(SessionStoreError, match=busy):  # noqa: SIM117
+    with store.locked("https://gw:8043", 186), pytest.raises(StoreError, match=busy):  # noqa: SIM117
         with other.locked("https://gw:8043", 186):
             pass
 

@@ -9,8 +9,8 @@ import os
 import time
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordRequest, validate
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordRequest, validate
 from jsonschema import Draft202012Validator
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _client as client_module
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import record_spec, session_spec
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore, write_file
-from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import client as client_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sync as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import record_spec, session_spec
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._signin import SessionTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import SessionStore, write_file
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import (
     Server,
     read_request,
@@ -85,7 +86,7 @@ def store(tmp_path):
 def crashed_keeper_left(store, url, stored_guid, newest_guid):
     """What a keeper that crashed leaves: the session file, its keep request and its last report."""
     store.save(url, 186, {"guid": stored_guid, "signed_in_by": "module"})
-    store.request_keep(url, 186, {"route": transport.resolve_route(url).as_dict(), "timeout": 5, "lease": 0})
+    store.request_keep(url, 186, {"route": routes.resolve_route(url).as_dict(), "timeout": 5, "lease": 0})
     generation = store.keep_generation(url, 186)
     write_file(
         store._stem(url, 186) + ".kept.json", {"generation": generation, "alive": True, "guid": newest_guid}

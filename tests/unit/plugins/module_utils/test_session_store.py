@@ -7,9 +7,9 @@ import os
 import stat
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
-    SessionStoreError,
+    StoreError,
 )
 
 
@@ -48,7 +48,7 @@ def test_a_shared_directory_is_refused_and_left_as_it_is(tmp_path):
     os.chmod(directory, 0o1777)
     (directory / "someone-elses-file").write_text("x")
     store = SessionStore(str(directory))
-    with pytest.raises(SessionStoreError) as caught:
+    with pytest.raises(StoreError) as caught:
         store.save("https://gw:8043", 186, {"guid": "secret"})
     assert "open to other users (mode 1777)" in str(caught.value)
     assert "session_dir" in str(caught.value)
@@ -69,7 +69,7 @@ def test_an_unreadable_file_is_reported_with_its_path(tmp_path):
     store.save("https://gw:8043", 186, {"guid": "g"})
     path = next(tmp_path.glob("*.json"))
     path.write_text("{not json")
-    with pytest.raises(SessionStoreError) as caught:
+    with pytest.raises(StoreError) as caught:
         store.load("https://gw:8043", 186)
     assert str(path) in str(caught.value)
 

@@ -13,20 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _client as client_module
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
-from ansible_collections.cec.cc_gateway.plugins.module_utils._argspec import (
-    BATCH_AGENT_OPTIONS,
-    ONE_AGENT_OR_MANY,
-    SESSION_AGENTS,
-    record_spec,
-    session_spec,
-)
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
-from ansible_collections.cec.cc_gateway.plugins.module_utils._recording import RecordTask
-from ansible_collections.cec.cc_gateway.plugins.module_utils._sessions import SessionTask
-from ansible_collections.cec.cc_gateway.plugins.module_utils._task import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import client as client_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sync as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import (
     MASK,
     AgentTask,
     TaskRequest,
@@ -34,6 +24,16 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._task import (
     secret_forms,
     session_dir_errors,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
+    BATCH_AGENT_OPTIONS,
+    ONE_AGENT_OR_MANY,
+    SESSION_AGENTS,
+    record_spec,
+    session_spec,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._signin import SessionTask
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.module_args import patch_module_args
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
 

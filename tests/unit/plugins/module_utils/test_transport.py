@@ -7,9 +7,11 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _client as client_module
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import client as client_module
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import errors
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sync as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     ConnectionSettings,
     GatewayClient,
     TransportError,
@@ -71,7 +73,7 @@ def certs(tmp_path_factory):
 
 
 def route(url, **options):
-    return transport.resolve_route(url, **options)
+    return routes.resolve_route(url, **options)
 
 
 def request(url, path="/agentgateway/resource/x", timeout=2.0, pool_size=4, **options):
@@ -79,7 +81,7 @@ def request(url, path="/agentgateway/resource/x", timeout=2.0, pool_size=4, **op
 
 
 def failure(call, *args, **kwargs):
-    with pytest.raises(transport.TransportFailure) as caught:
+    with pytest.raises(transport.TransportError) as caught:
         call(*args, **kwargs)
     return caught.value
 
@@ -172,7 +174,7 @@ def test_a_status_line_without_a_code_is_a_broken_answer():
 def test_an_answer_that_is_not_utf8_is_named_so():
     with Server(reply(b'{"message":"\xff\xfe","retcode":"0"}')) as server:
         answer = request(server.url)
-    with pytest.raises(transport.TransportFailure) as caught:
+    with pytest.raises(transport.TransportError) as caught:
         answer.json_text()
     assert caught.value.kind == "not_utf8"
 
@@ -240,7 +242,7 @@ def test_relative_paths_become_absolute_in_the_route(tmp_path, monkeypatch):
     resolved = route("https://gw:8043", ca_path="ca.pem", client_cert="c.pem", client_key="k.pem")
     assert resolved.verify == str(tmp_path / "ca.pem")
     assert resolved.cert == (str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
-    assert transport.Route.from_dict(resolved.as_dict()) == resolved
+    assert routes.Route.from_dict(resolved.as_dict()) == resolved
 
 
 # -- proxies
@@ -314,7 +316,7 @@ def test_the_route_keeps_the_proxy_of_the_environment_it_was_made_in(certs, monk
     """The keeper is handed a route: it must not depend on the environment it runs in."""
     with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["good"]) as server:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        resolved = transport.Route.from_dict(route(server.url, ca_path=certs["ca"]).as_dict())
+        resolved = routes.Route.from_dict(route(server.url, ca_path=certs["ca"]).as_dict())
         monkeypatch.delenv("HTTPS_PROXY")
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
         assert transport.Transport(resolved).request("GET", "/x", {}).status == 200
@@ -346,8 +348,8 @@ def test_the_client_says_what_failed_and_whether_the_gateway_may_have_it(certs):
     ],
 )
 def test_a_proxy_is_shown_without_its_credentials(proxy, shown):
-    route = transport.Route("https://gw:8043", (("https", proxy),))
+    route = routes.Route("https://gw:8043", (("https", proxy),))
     assert route.proxy == proxy
     assert route.proxy_shown == shown
     if "://" in proxy:
-        assert "Pw-1" not in transport.without_credentials(f"through {proxy} to https://gw:8043")
+        assert "Pw-1" not in errors.without_credentials(f"through {proxy} to https://gw:8043")

@@ -14,7 +14,9 @@ import threading
 import time
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sync as transport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import (
     Pieces,
     Server,
@@ -70,13 +72,13 @@ def options(tls, secure):
 
 
 def sync_get(server, tls, secure, timeout=(2.0, 2.0)):
-    route = transport.resolve_route(server.url, **options(tls, secure))
+    route = routes.resolve_route(server.url, **options(tls, secure))
     return transport.Transport(route, 2).request("GET", "/p", {}, timeout=timeout)
 
 
 def async_get(server, tls, secure, count=1, timeout=(2.0, 2.0), pause=0.0):
     async def exchange():
-        client = transport.AsyncTransport(transport.resolve_route(server.url, **options(tls, secure)))
+        client = http_async.AsyncTransport(routes.resolve_route(server.url, **options(tls, secure)))
         try:
             answers = []
             for _exchange in range(count):
@@ -152,7 +154,7 @@ def test_a_kept_alive_connection_without_stray_bytes_is_reused_by_the_keeper(tls
 def test_timeout_bounds_the_whole_answer_of_the_modules(tls, secure):
     with serve(tls, secure, Slow(reply(SMALL), interval=0.2, limit=12)) as server:
         started = time.monotonic()
-        with pytest.raises(transport.TransportFailure) as caught:
+        with pytest.raises(transport.TransportError) as caught:
             sync_get(server, tls, secure, timeout=(1.0, 1.0))
         elapsed = time.monotonic() - started
     assert caught.value.kind == "read_timeout"
@@ -165,7 +167,7 @@ def test_timeout_bounds_the_whole_answer_of_the_modules(tls, secure):
 def test_timeout_bounds_the_whole_answer_of_the_keeper(tls, secure):
     with serve(tls, secure, Slow(reply(SMALL), interval=0.2, limit=12)) as server:
         started = time.monotonic()
-        with pytest.raises(transport.TransportFailure) as caught:
+        with pytest.raises(transport.TransportError) as caught:
             async_get(server, tls, secure, timeout=(1.0, 1.0))
         elapsed = time.monotonic() - started
     assert caught.value.kind == "read_timeout"
@@ -174,7 +176,7 @@ def test_timeout_bounds_the_whole_answer_of_the_keeper(tls, secure):
 
 def test_a_deadline_does_not_cut_the_next_exchange_on_the_same_connection(tls):
     with serve(tls, False, reply(SMALL), reply(SMALL)) as server:
-        route = transport.resolve_route(server.url)
+        route = routes.resolve_route(server.url)
         client = transport.Transport(route, 1)
         client.request("GET", "/p", {}, timeout=(0.3, 0.3))
         time.sleep(0.8)  # the first exchange's deadline passes while its connection is back in the pool
@@ -183,8 +185,8 @@ def test_a_deadline_does_not_cut_the_next_exchange_on_the_same_connection(tls):
 
 
 def test_http_to_a_tls_port_says_which_scheme_to_use_and_that_nothing_was_acted_on(tls):
-    with serve(tls, True, reply(SMALL)) as server, pytest.raises(transport.TransportFailure) as caught:
-        transport.Transport(transport.resolve_route(server.url.replace("https:", "http:")), 1).request(
+    with serve(tls, True, reply(SMALL)) as server, pytest.raises(transport.TransportError) as caught:
+        transport.Transport(routes.resolve_route(server.url.replace("https:", "http:")), 1).request(
             "GET", "/p", {}, timeout=(2.0, 2.0)
         )
     assert caught.value.kind == "wrong_scheme"
@@ -204,8 +206,8 @@ def test_https_to_a_plain_port_says_which_scheme_to_use():
     server = socketserver.TCPServer(("127.0.0.1", 0), Plain)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        route = transport.resolve_route(f"https://127.0.0.1:{server.server_address[1]}", validate_certs=False)
-        with pytest.raises(transport.TransportFailure) as caught:
+        route = routes.resolve_route(f"https://127.0.0.1:{server.server_address[1]}", validate_certs=False)
+        with pytest.raises(transport.TransportError) as caught:
             transport.Transport(route, 1).request("GET", "/p", {}, timeout=(2.0, 2.0))
     finally:
         server.shutdown()
@@ -218,7 +220,7 @@ def test_https_to_a_plain_port_says_which_scheme_to_use():
 def test_a_tls_port_that_only_closes_is_not_called_plain_http(tls):
     from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import CLOSE
 
-    with serve(tls, False, CLOSE) as server, pytest.raises(transport.TransportFailure) as caught:
+    with serve(tls, False, CLOSE) as server, pytest.raises(transport.TransportError) as caught:
         sync_get(server, tls, False)
     assert caught.value.kind == "broken"
     assert caught.value.request_sent
@@ -234,7 +236,7 @@ def test_an_old_exchange_that_expires_never_cuts_the_connection_another_exchange
 
     monkeypatch.setattr(transport._WATCHDOG, "attach", noting)
     with Server(reply(SMALL), reply(SMALL), reply(SMALL)) as server:
-        client = transport.Transport(transport.resolve_route(server.url), 1)
+        client = transport.Transport(routes.resolve_route(server.url), 1)
         client.request("GET", "/p", {}, timeout=(2.0, 2.0))
         first, connection = attached[0]
         assert first.done, "back in the pool, the exchange is over"

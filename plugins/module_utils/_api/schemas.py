@@ -13,7 +13,10 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import without_credentials
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import (
+    SchemaViolation,
+    without_credentials,
+)
 
 try:
     from jsonschema import Draft202012Validator
@@ -240,17 +243,6 @@ ALL: dict[str, dict[str, Any]] = {
     "event_response": EVENT_RESPONSE,
     "agent_status_response": AGENT_STATUS_RESPONSE,
 }
-
-
-class SchemaViolation(ValueError):
-    """A document does not match its schema; the message names the field and the rule.
-
-    problems holds (option, sentence) for each violation: the option is the document's top-level field as
-    users know it, "" for a document that is not a task's options (a request body, an answer)."""
-
-    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems if problems is not None else [("", message)]
 
 
 # A value longer than this is shown by its start and its length: a 5,000-character host is not echoed whole.

@@ -7,17 +7,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import keeper_gone
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
-    SessionStore,
-    SessionStoreError,
-)
-from ansible_collections.cec.cc_gateway.plugins.module_utils._task import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import (
     connection_errors,
     session_dir_errors,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import keeper_gone
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
+    SessionStore,
+    StoreError,
 )
 
 READ_INTERVAL = 0.1
@@ -28,7 +28,7 @@ NAMED_FAILURES = 20
 def event_info(params: dict[str, Any]) -> dict[str, Any]:
     """Read (and wait for) kept agents' events: the task's agent_id, or each entry of agents.
 
-    Raises GatewayError, SessionStoreError or SchemaViolation when nothing can be read at all; one agent's
+    Raises GatewayError, StoreError or SchemaViolation when nothing can be read at all; one agent's
     problem in a batch is that agent's result."""
     batch = params.get("agents") is not None
     agent_ids = [entry["agent_id"] for entry in params["agents"]] if batch else [params["agent_id"]]
@@ -155,4 +155,4 @@ def failure(agent_id: int, message: str) -> dict[str, Any]:
     return {"changed": False, "failed": True, "agent_id": agent_id, "msg": message}
 
 
-STORE_ERRORS = (GatewayError, SessionStoreError, schemas.SchemaViolation)
+STORE_ERRORS = (GatewayError, StoreError, schemas.SchemaViolation)

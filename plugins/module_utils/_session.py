@@ -8,14 +8,14 @@ import copy
 import time
 from typing import Any, Callable
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes as retcodes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     GatewayClient,
     GatewayError,
     RetcodeError,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStore
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import SessionStore
 
 EVENT_POLL_INTERVAL = 0.1
 # keepalive_lease when a task does not say (cc_gateway_session's default): an hour without any task for the

@@ -18,18 +18,18 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     ConnectionSettings,
     GatewayClient,
     GatewayError,
     check_sign_in,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._keeper_process import KeeperProcess
-from ansible_collections.cec.cc_gateway.plugins.module_utils._schemas import SchemaViolation
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.schemas import SchemaViolation
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
-    SessionStoreError,
+    StoreError,
 )
 
 # A batch entry without its own password uses the task's; the other per-agent values belong to one agent.
@@ -272,7 +272,7 @@ class AgentTask:
         manager = self.MANAGER(client, self.store, self.params["gateway_url"], self.check_mode, self.keeper)
         try:
             return manager.ensure(request)
-        except (GatewayError, SessionStoreError, SchemaViolation) as exc:
+        except (GatewayError, StoreError, SchemaViolation) as exc:
             return {"failed": True, "changed": False, "msg": str(exc), "agent_id": request.agent_id}
         except Exception as exc:  # a bug: report it for this agent instead of losing the whole batch
             return {

@@ -8,11 +8,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError, now_ms
-from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask, TaskRequest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes as retcodes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
+    GatewayError,
+    RetcodeError,
+    now_ms,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession
 
 
 @dataclass

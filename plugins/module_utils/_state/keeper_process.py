@@ -26,7 +26,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import KeeperError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     KEEPER_LEGACY_PID_FILE,
     KEEPER_LOCK_FILE,
     KEEPER_LOG_FILE,
@@ -34,23 +36,16 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
     KEEPER_STATUS_FILE,
     KEEPER_STOP_FILE,
     SessionStore,
-    SessionStoreError,
+    StoreError,
     read_json,
     take_lock,
     write_file,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import aiohttp_missing
 
 PACKAGE = "ansible_collections.cec.cc_gateway.plugins.module_utils"
-# The keeper and everything it imports (none of it imports Ansible).
-KEEPER_MODULES = (
-    "_keeper",
-    "_client",
-    "_transport",
-    "_schemas",
-    "_retcodes",
-    "_session_store",
-)
+# The keeper's entry module; what it imports of this package (none of it imports Ansible) is found from the
+# sources themselves, so the copy holds exactly the modules the keeper runs.
+KEEPER_MODULE = "_state.keeper"
 HEARTBEAT_STALE = 30.0
 KEEPER_START_WAIT = 10.0
 # Another task may hold the start lock while it starts a keeper (KEEPER_START_WAIT) or waits for one to stop.
@@ -60,7 +55,7 @@ START_LOCK_WAIT = 60.0
 # after the interpreter's own.
 BOOTSTRAP = (
     "import sys; end = sys.argv.index('--'); sys.path.insert(0, sys.argv[1]); sys.path.extend(sys.argv[2:end]); "
-    f"from {PACKAGE}._keeper import main; sys.exit(main(sys.argv[end + 1 :]))"
+    f"from {PACKAGE}.{KEEPER_MODULE} import main; sys.exit(main(sys.argv[end + 1 :]))"
 )
 # What the keeper imports from outside the standard library (their own dependencies lie beside them).
 KEEPER_LIBRARIES = ("aiohttp", "requests", "urllib3", "jsonschema")
@@ -76,24 +71,46 @@ def _source(name: str) -> bytes:
     try:
         return inspect.getsource(module).encode("utf-8")
     except (OSError, TypeError):
-        data = pkgutil.get_data(PACKAGE, f"{name}.py")
+        data = pkgutil.get_data(PACKAGE, name.replace(".", "/") + ".py")
         if data is None:
-            raise SessionStoreError(f"The session keeper's source {name}.py cannot be read.") from None
+            raise KeeperError(f"The session keeper's source {name}.py cannot be read.") from None
         return data
+
+
+def _imported(source: bytes) -> list[str]:
+    """The modules of this package a source imports (absolute imports, as the collection writes them)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE + "."):
+            name = node.module[len(PACKAGE) + 1 :]
+            if hasattr(__import__(node.module, fromlist=["_"]), "__path__"):
+                found.extend(f"{name}.{alias.name}" for alias in node.names)  # from a package: its modules
+            else:
+                found.append(name)
+    return found
 
 
 @functools.lru_cache(maxsize=1)
 def keeper_sources() -> tuple[str, dict[str, bytes]]:
-    """The keeper's version (a digest of its sources) and the sources by module name."""
-    # Named here so that a shipped module's payload (AnsiballZ) carries the keeper: it is never imported
-    # otherwise, only copied into the store and run.
-    from ansible_collections.cec.cc_gateway.plugins.module_utils import _keeper  # noqa: F401
+    """The keeper's version (a digest of its sources) and the sources by dotted module name: the keeper's module
+    and every module of this package it imports, directly or not."""
+    # Named here so that a shipped module's payload (AnsiballZ) carries the keeper and what it imports: it is
+    # never imported otherwise, only copied into the store and run.
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper  # noqa: F401
 
-    sources = {name: _source(name) for name in KEEPER_MODULES}
+    sources: dict[str, bytes] = {}
+    pending = [KEEPER_MODULE]
+    while pending:
+        name = pending.pop()
+        if name not in sources:
+            sources[name] = _source(name)
+            pending.extend(_imported(sources[name]))
     digest = hashlib.sha256()
-    for name in KEEPER_MODULES:
+    for name in sorted(sources):
         digest.update(name.encode() + b"\0" + sources[name] + b"\0")
-    return digest.hexdigest()[:16], sources
+    return digest.hexdigest()[:16], dict(sorted(sources.items()))
 
 
 @dataclass
@@ -182,7 +199,7 @@ class KeeperProcess:
                 return status.pid, None
             missing = aiohttp_missing()
             if missing:
-                raise SessionStoreError(
+                raise StoreError(
                     "The session keeper needs the Python library aiohttp on the host that runs the task "
                     f"({missing}); install it there (pip install -r requirements.txt of cec.cc_gateway)."
                 )
@@ -230,7 +247,7 @@ class KeeperProcess:
                 os.kill(status.pid, signal.SIGKILL)
             time.sleep(0.2)
         if self._lock_held():
-            raise SessionStoreError(
+            raise StoreError(
                 f"The old session keeper (pid {status.pid}) of {self.store.directory} does not stop; end it "
                 "by hand."
             )
@@ -239,15 +256,19 @@ class KeeperProcess:
         """Copy the keeper's sources into the store (once per version); return the directory to import from."""
         root = self.store.path(os.path.join("keeper", version))
         package = os.path.join(root, *PACKAGE.split("."))
-        if not os.path.exists(os.path.join(package, "_keeper.py")):
-            os.makedirs(package, mode=0o700, exist_ok=True)
+        entry = os.path.join(package, *KEEPER_MODULE.split(".")) + ".py"
+        if not os.path.exists(entry):
             # Regular packages all the way down, so that no other ansible_collections on the path shadows them.
-            folder = root
-            for part in PACKAGE.split("."):
-                folder = os.path.join(folder, part)
-                write_file(os.path.join(folder, "__init__.py"), "", text=True)
-            for name, source in sources.items():
-                write_file(os.path.join(package, f"{name}.py"), source.decode("utf-8"), text=True)
+            folders = {os.path.dirname(os.path.join(package, *name.split("."))) for name in sources}
+            for folder in sorted(folders):
+                os.makedirs(folder, mode=0o700, exist_ok=True)
+                while folder != root:
+                    write_file(os.path.join(folder, "__init__.py"), "", text=True)
+                    folder = os.path.dirname(folder)
+            # The entry module last: its presence says the copy is whole.
+            for name, source in sorted(sources.items(), key=lambda item: item[0] == KEEPER_MODULE):
+                path = os.path.join(package, *name.split(".")) + ".py"
+                write_file(path, source.decode("utf-8"), text=True)
         return root
 
     def _spawn(self, version: str, sources: dict[str, bytes], wait: float) -> int:
@@ -284,7 +305,7 @@ class KeeperProcess:
             if status.running and status.pid and status.version == version:
                 return status.pid
             time.sleep(0.05)
-        raise SessionStoreError(f"The session keeper did not start within {wait:g} s; see {self.log_path}.")
+        raise StoreError(f"The session keeper did not start within {wait:g} s; see {self.log_path}.")
 
 
 def library_paths() -> list[str]:

@@ -23,7 +23,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import StoreError
 
 ENV_DIRECTORY = "CC_GATEWAY_SESSION_DIR"
 KEEP_SUFFIX = ".keep.json"
@@ -45,10 +46,6 @@ _GUID = re.compile(schemas.GUID_PATTERN)
 # How long a task waits for another task of this machine that works on the same agent.
 AGENT_LOCK_WAIT = 600.0
 LOCK_POLL = 0.05
-
-
-class SessionStoreError(Exception):
-    """The store cannot be used safely (wrong owner, permissions, unreadable file)."""
 
 
 def default_directory() -> str:
@@ -94,7 +91,7 @@ def check_ancestors(directory: str) -> None:
         while True:
             why = _unsafe_ancestor(os.lstat(parent))
             if why:
-                raise SessionStoreError(
+                raise StoreError(
                     f"Session directory {directory} is inside {parent}, which {why}: another user could replace "
                     "the store. Point session_dir at a directory below one that only you (or root) may write."
                 )
@@ -110,21 +107,21 @@ def check_directory(directory: str, repair: bool) -> None:
     is not the collection's to change (a session_dir of /tmp must never become 0700) and is refused."""
     info = os.lstat(directory)
     if stat.S_ISLNK(info.st_mode):
-        raise SessionStoreError(
+        raise StoreError(
             f"Session directory {directory} is a symlink; refusing to follow it (another user could re-point it). "
             "Point session_dir at the directory itself."
         )
     if not stat.S_ISDIR(info.st_mode):
-        raise SessionStoreError(f"Session directory {directory} is not a directory.")
+        raise StoreError(f"Session directory {directory} is not a directory.")
     if info.st_uid != os.geteuid():
-        raise SessionStoreError(
+        raise StoreError(
             f"Session directory {directory} belongs to another user (uid {info.st_uid}); refusing to keep "
             "GUIDs there."
         )
     check_ancestors(directory)
     if stat.S_IMODE(info.st_mode) & 0o077:
         if not repair or os.listdir(directory):
-            raise SessionStoreError(
+            raise StoreError(
                 f"Session directory {directory} is open to other users (mode {stat.S_IMODE(info.st_mode):o}); "
                 "it must be 0700 (chmod 700 it, or point session_dir at a directory of its own)."
             )
@@ -132,7 +129,7 @@ def check_directory(directory: str, repair: bool) -> None:
         # Whatever another user could drop in before the chmod must not be taken for the store's own.
         for name in os.listdir(directory):
             if os.lstat(os.path.join(directory, name)).st_uid != os.geteuid():
-                raise SessionStoreError(
+                raise StoreError(
                     f"Session directory {directory} holds {name}, which belongs to another user; refusing to "
                     "keep GUIDs there."
                 )
@@ -145,24 +142,22 @@ def open_directory(directory: str) -> int:
 
 def read_file(name: str, dir_fd: int | None = None, limit: int = MAX_FILE) -> bytes:
     """A regular file of the store's owner, at most limit bytes; never through a symlink, never waiting on a
-    FIFO or device. Raises OSError (FileNotFoundError when missing) or SessionStoreError."""
+    FIFO or device. Raises OSError (FileNotFoundError when missing) or StoreError."""
     fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise SessionStoreError(f"{name} in the session directory is not a regular file")
+            raise StoreError(f"{name} in the session directory is not a regular file")
         if info.st_uid != os.geteuid():
-            raise SessionStoreError(
-                f"{name} in the session directory belongs to another user (uid {info.st_uid})"
-            )
+            raise StoreError(f"{name} in the session directory belongs to another user (uid {info.st_uid})")
         if info.st_size > limit:
-            raise SessionStoreError(f"{name} in the session directory is larger than {limit} bytes")
+            raise StoreError(f"{name} in the session directory is larger than {limit} bytes")
         chunks = []
         size = 0
         while chunk := os.read(fd, 65536):
             size += len(chunk)
             if size > limit:
-                raise SessionStoreError(f"{name} in the session directory is larger than {limit} bytes")
+                raise StoreError(f"{name} in the session directory is larger than {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
@@ -203,27 +198,27 @@ def read_json(path: str, dir_fd: int | None = None) -> dict[str, Any] | None:
     """A JSON object from a file; None when it is missing, unreadable, not a safe file or not an object."""
     try:
         data = json.loads(read_file(path, dir_fd))
-    except (OSError, ValueError, SessionStoreError, RecursionError):
+    except (OSError, ValueError, StoreError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
 
 def take_lock(path: str, wait: float, what: str, dir_fd: int | None = None) -> int:
-    """An exclusive flock on path, waited for at most wait seconds; raises SessionStoreError naming what."""
+    """An exclusive flock on path, waited for at most wait seconds; raises StoreError naming what."""
     fd = os.open(
         path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600, dir_fd=dir_fd
     )
     deadline = time.monotonic() + wait
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SessionStoreError(f"The lock file {path} of the session directory is not a regular file.")
+            raise StoreError(f"The lock file {path} of the session directory is not a regular file.")
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return fd
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise SessionStoreError(
+                    raise StoreError(
                         f"{what} was busy for {wait:g} s: another task on this machine holds {path}. Wait for it "
                         "to end (or end it), then run this task again; nothing was sent."
                     ) from None
@@ -245,7 +240,7 @@ class SessionStore:
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
-            raise SessionStoreError(f"Session directory {self.directory} cannot be made: {exc}.") from None
+            raise StoreError(f"Session directory {self.directory} cannot be made: {exc}.") from None
         check_directory(self.directory, repair=True)
         self._directory_checked = True
 
@@ -284,14 +279,12 @@ class SessionStore:
             data = json.loads(read_file(path))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, RecursionError, SessionStoreError) as exc:
-            raise SessionStoreError(
-                f"Session file {path} is unusable ({exc}); delete it to start afresh."
-            ) from None
+        except (OSError, ValueError, RecursionError, StoreError) as exc:
+            raise StoreError(f"Session file {path} is unusable ({exc}); delete it to start afresh.") from None
         if not isinstance(data, dict):
             return None
         if data.get("guid") is not None and not sane_guid(data["guid"]):
-            raise SessionStoreError(
+            raise StoreError(
                 f"Session file {path} holds a GUID that cannot be one (not 1-{GUID_MAX} characters of letters, "
                 "digits and ._~+/=:-); delete the file to start afresh."
             )

@@ -10,55 +10,26 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _retcodes as retcodes
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _transport as transport
-from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import (
-    REQUESTS_IMPORT_ERROR,
-    Route,
-    TransportFailure,
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async, http_sync, route
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes as retcodes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import (
+    GatewayError,
+    ResponseShapeError,
+    RetcodeError,
+    TransportError,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync import REQUESTS_IMPORT_ERROR
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import API_ROOT, Route
 
-API_ROOT = "/agentgateway/resource/"
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 GUID_PREFIX = "JSESSIONID="
 # How much longer than timeout an event poll may take: the gateway holds polls that have no event for about
 # 10 s (AGENT_POLL_WAIT_TIMES x AGENT_POLL_WAIT_INTERVAL).
 EVENT_POLL_HOLD = 15.0
-CONNECT_RETRIES = transport.CONNECT_RETRIES
+CONNECT_RETRIES = http_sync.CONNECT_RETRIES
 
-__all__ = ["REQUESTS_IMPORT_ERROR"]
-
-
-class GatewayError(Exception):
-    """Anything that kept an operation from succeeding; str() is the sentence shown to the user."""
-
-
-class TransportError(GatewayError):
-    """The HTTP exchange itself failed (TLS, refused, timeout, proxy, HTTP status, body that is not JSON).
-
-    request_sent tells whether the gateway may have acted on the request: False when provably not.
-    """
-
-    def __init__(self, message: str, request_sent: bool) -> None:
-        super().__init__(message)
-        self.request_sent = request_sent
-
-
-class ResponseShapeError(GatewayError):
-    """The gateway answered JSON that does not have the documented shape."""
-
-
-class RetcodeError(GatewayError):
-    """The gateway answered with a non-zero retcode."""
-
-    def __init__(self, retcode: str, gateway_message: str, agent_id: int, operation: str) -> None:
-        text = retcodes.describe(retcode, agent_id, operation)
-        if gateway_message:
-            text += f" (gateway said: {gateway_message})"
-        super().__init__(text)
-        self.retcode = retcode
-        self.gateway_message = gateway_message
+__all__ = ["REQUESTS_IMPORT_ERROR", "GatewayError", "ResponseShapeError", "RetcodeError", "TransportError"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +62,7 @@ def _route(
     client_cert: str | None,
     client_key: str | None,
 ) -> Route:
-    return transport.resolve_route(gateway_url, validate_certs, ca_path, client_cert, client_key)
+    return route.resolve_route(gateway_url, validate_certs, ca_path, client_cert, client_key)
 
 
 def sign_in_body(password: str, phone_number: str) -> dict[str, Any]:
@@ -121,7 +92,7 @@ def guid_from_header(value: str) -> str:
 
 
 def describe_failure(
-    failure: TransportFailure, gateway_url: str, target: str, route: Route, timeout: float
+    failure: TransportError, gateway_url: str, target: str, route: Route, timeout: float
 ) -> str:
     """The sentence for a failed exchange: each kind of failure its own, so users look in the right place."""
     gateway = gateway_url.strip().rstrip("/")
@@ -173,7 +144,7 @@ def describe_failure(
         return f"No answer from {target} within timeout={timeout:g} s; the gateway may have received the request."
     if kind == "too_large":
         return (
-            f"The answer to {target} is larger than {transport.MAX_BODY // 1024} KiB ({reason}); a gateway "
+            f"The answer to {target} is larger than {http_sync.MAX_BODY // 1024} KiB ({reason}); a gateway "
             "answers a few hundred bytes, so something else answered (a proxy's or load balancer's page?). "
             "The gateway may have received the request."
         )
@@ -202,7 +173,7 @@ class GatewayClient:
         self.guid: str | None = None
         self.cookies: dict[str, str] = {}
         self.route = route or settings.route()
-        self.transport = transport.transport_for(self.route, pool_size) if sync else None
+        self.transport = http_sync.transport_for(self.route, pool_size) if sync else None
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node
 
@@ -225,7 +196,7 @@ class GatewayClient:
             headers["Guid"] = self.guid or ""
         return headers
 
-    def _failure(self, exc: TransportFailure, method: str, path: str) -> TransportError:
+    def _failure(self, exc: TransportError, method: str, path: str) -> TransportError:
         message = describe_failure(
             exc,
             self.settings.gateway_url,
@@ -233,11 +204,11 @@ class GatewayClient:
             self.route,
             self.settings.timeout,
         )
-        return TransportError(message, exc.request_sent)
+        return exc.described(message)
 
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool, hold: float = 0.0
-    ) -> transport.Answer:
+    ) -> http_sync.Answer:
         headers = self._headers(authenticated)
         timeout = self.settings.timeout
         try:
@@ -249,7 +220,7 @@ class GatewayClient:
                 cookies=self.cookies,
                 timeout=(timeout, timeout + hold),
             )
-        except TransportFailure as exc:
+        except TransportError as exc:
             raise self._failure(exc, method, path) from None
 
     def call(
@@ -265,7 +236,7 @@ class GatewayClient:
         answer = self._send(method, path, body, authenticated, hold)
         return self._envelope(answer, method, path, operation)
 
-    def _envelope(self, answer: transport.Answer, method: str, path: str, operation: str) -> dict[str, Any]:
+    def _envelope(self, answer: http_sync.Answer, method: str, path: str, operation: str) -> dict[str, Any]:
         """What an answer means: the envelope of a retcode-0 answer; GUID and cookies taken from any answer."""
         target = self._describe_target(method, path)
         self.cookies.update(answer.cookies)
@@ -274,20 +245,23 @@ class GatewayClient:
             self.guid = guid_from_header(set_guid)
         if answer.status != 200:
             raise TransportError(
+                "http_status",
+                f"HTTP {answer.status} {answer.reason}",
+                True,
                 f"HTTP {answer.status} {answer.reason} from {target}; "
                 "the gateway answers business errors with HTTP 200, so this is a server or proxy fault.",
-                request_sent=True,
             )
         try:
             envelope = json.loads(answer.json_text())
-        except TransportFailure as exc:
-            raise TransportError(
-                f"The answer to {target} is not JSON: {exc.reason}.", request_sent=True
-            ) from None
+        except TransportError as exc:
+            raise exc.described(f"The answer to {target} is not JSON: {exc.reason}.") from None
         except (ValueError, RecursionError):
             snippet = answer.body[:80].decode("utf-8", "replace")
             raise TransportError(
-                f"The answer to {target} is not JSON (starts with {snippet!r}).", request_sent=True
+                "not_json",
+                f"starts with {snippet!r}",
+                True,
+                f"The answer to {target} is not JSON (starts with {snippet!r}).",
             ) from None
         try:
             schemas.check(envelope, schemas.RESPONSE_ENVELOPE, prefix="response.")
@@ -357,7 +331,7 @@ class GatewayClient:
 
     async def call_async(
         self,
-        keeper_transport: transport.AsyncTransport,
+        keeper_transport: http_async.AsyncTransport,
         method: str,
         path: str,
         operation: str,
@@ -373,11 +347,11 @@ class GatewayClient:
                 cookies=self.cookies,
                 timeout=(timeout, timeout + hold),
             )
-        except TransportFailure as exc:
+        except TransportError as exc:
             raise self._failure(exc, method, path) from None
         return self._envelope(answer, method, path, operation)
 
-    async def poll_event_async(self, keeper_transport: transport.AsyncTransport) -> dict[str, Any] | None:
+    async def poll_event_async(self, keeper_transport: http_async.AsyncTransport) -> dict[str, Any] | None:
         """poll_event through the keeper's asynchronous transport."""
         path = f"agentevent/{self.agent_id}"
         envelope = await self.call_async(keeper_transport, "GET", path, "poll_events", hold=EVENT_POLL_HOLD)

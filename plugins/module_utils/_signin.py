@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _schemas as schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._agent_session import AgentSession, keeper_gone
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import GatewayError, RetcodeError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import SessionStoreError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._task import AgentTask, TaskRequest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import aiohttp_missing
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError, RetcodeError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
+from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, keeper_gone
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import StoreError
 
 # Answers to a sign-out that mean the agent is signed out already. 000-003 is not one of them: it refuses a
 # stale GUID of a session that may well be alive.
@@ -214,7 +214,7 @@ class SessionTask(AgentTask):
             return "all_kept: only with state: absent (it signs out every agent the session store keeps)"
         try:
             self._kept_agent_ids()
-        except (SessionStoreError, OSError) as exc:
+        except (StoreError, OSError) as exc:
             return f"all_kept: the session store cannot be read: {exc}"
         return None
 
@@ -245,7 +245,7 @@ class SessionTask(AgentTask):
         gone = keeper_gone(self.store, self.keeper) if self.store.kept_agents() else None
         try:
             _pid, note = self.keeper.ensure_running()
-        except (SessionStoreError, OSError) as exc:
+        except (StoreError, OSError) as exc:
             return [f"keepalive: the session keeper cannot start: {exc}"]
         self.keeper.replaced_because = gone
         if note:

@@ -41,15 +41,20 @@ import threading
 import time
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._client import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     ConnectionSettings,
     GatewayClient,
     GatewayError,
     RetcodeError,
     now_ms,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._retcodes import SESSION_LOST
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import (
+    AsyncTransport,
+    aiohttp_missing,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.retcodes import SESSION_LOST
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     KEEP_SUFFIX,
     KEEPER_LEGACY_PID_FILE,
     KEEPER_LOCK_FILE,
@@ -57,17 +62,12 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session_store impo
     KEEPER_STATUS_FILE,
     KEEPER_STOP_FILE,
     KEPT_SUFFIX,
-    SessionStoreError,
+    StoreError,
     check_directory,
     open_directory,
     read_json,
     sane_guid,
     write_file,
-)
-from ansible_collections.cec.cc_gateway.plugins.module_utils._transport import (
-    AsyncTransport,
-    Route,
-    aiohttp_missing,
 )
 
 EMPTY_POLL_PAUSE = 0.5
@@ -180,7 +180,7 @@ class KeptAgent:
         same_session = previous.get("generation") == self.generation and previous.get("alive")
         guid = previous.get("guid") if same_session and previous.get("guid") else session.get("guid")
         if not sane_guid(guid):
-            raise SessionStoreError("the session file holds no usable GUID")
+            raise StoreError("the session file holds no usable GUID")
         self.state: dict[str, Any] = {
             "agent_id": self.agent_id,
             "gateway_url": request["gateway_url"],
@@ -683,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = os.path.abspath(args.store)
     try:
         check_directory(directory, repair=False)
-    except (SessionStoreError, OSError) as exc:
+    except (StoreError, OSError) as exc:
         log(f"session keeper refuses to start: {exc}")
         return 2
     lock = hold_keeper_lock(directory, wait=3.0)
