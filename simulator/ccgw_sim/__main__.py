@@ -52,6 +52,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="shape of every gateway answer on the wire: split, chunked, stray or slow, with parameters as "
         "KIND:key=value,... or a JSON object (e.g. chunked:pieces=4,delay=0.01); default none",
     )
+    parser.add_argument(
+        "--record-bytes-per-second",
+        type=int,
+        metavar="N",
+        help="bytes a stopped recording's file gains per second recorded, whatever its recordFormat "
+        "(default: by recordFormat, 3000-8000)",
+    )
+    parser.add_argument(
+        "--no-download", action="store_true", help="recording download switched off (answers 104-001)"
+    )
+    parser.add_argument(
+        "--cti-pool", action="store_true", help="CTI pool mode: downloads must give the file's locationId"
+    )
     parser.add_argument("--agents", metavar="RANGE[,RANGE]", help="roster, e.g. 101-120,186-195")
     parser.add_argument("--password", help=f"password of every agent (default {DEFAULT_PASSWORD})")
     parser.add_argument("--state-file", metavar="PATH", help="write {url, ca, pid} as JSON once listening")
@@ -81,6 +94,9 @@ def build_store(args: argparse.Namespace) -> Store:
         "selfrecord": False if args.no_selfrecord else None,
         "max_agent_id": args.max_agent_id,
         "answer_shape": args.answer_shape,
+        "record_bytes_per_second": args.record_bytes_per_second,
+        "download_enabled": False if args.no_download else None,
+        "cti_pool": True if args.cti_pool else None,
     }
     settings.update({key: value for key, value in flags.items() if value is not None})
     roster = build_roster(

@@ -18,6 +18,7 @@ AGENT_ID_CEILING = 999999  # AICC 25.200.0 and later
 DEFAULT_AGENTS = "101-120,186-195"
 DEFAULT_PASSWORD = "Demo-1234"
 INSPECTOR_MODES = ("insert", "listen", "whisper")
+BYTES_PER_SECOND_MAX = 1 << 30
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,9 @@ class Settings:
     signin_delay: float = 0.0
     max_agent_id: int = AGENT_ID_MAX
     answer_shape: dict[str, Any] | None = None
+    record_bytes_per_second: int | None = None
+    download_enabled: bool = True
+    cti_pool: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -63,9 +67,17 @@ def _validate_setting(key: str, value: Any) -> Any:
         if not _is_number(value) or value <= 0:
             raise ConfigError(f"{key} must be a positive number of milliseconds")
         return int(value)
-    if key == "selfrecord":
+    if key in ("selfrecord", "download_enabled", "cti_pool"):
         if not isinstance(value, bool):
-            raise ConfigError("selfrecord must be a boolean")
+            raise ConfigError(f"{key} must be a boolean")
+        return value
+    if key == "record_bytes_per_second":
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= BYTES_PER_SECOND_MAX
+        ):
+            raise ConfigError(
+                f"record_bytes_per_second must be null (by recordFormat) or an integer 1-{BYTES_PER_SECOND_MAX}"
+            )
         return value
     if key == "mapping_disk":
         if not isinstance(value, str) or len(value) != 1 or not value.isalpha():
@@ -206,7 +218,11 @@ _YAML_KEYS = {
     "signin_delay": "signin_delay",
     "max_agent_id": "max_agent_id",
     "answer_shape": "answer_shape",
+    "record_bytes_per_second": "record_bytes_per_second",
+    "download_enabled": "download_enabled",
+    "cti_pool": "cti_pool",
 }
+BOOLEAN_SETTINGS = ("selfrecord", "download_enabled", "cti_pool")
 
 
 def _yaml_bool(value: Any) -> Any:
@@ -265,7 +281,7 @@ def load_yaml(path: str | Path) -> FileConfig:
             result.agents = value
         elif key in _YAML_KEYS:
             name = _YAML_KEYS[key]
-            result.settings[name] = _yaml_bool(value) if name == "selfrecord" else value
+            result.settings[name] = _yaml_bool(value) if name in BOOLEAN_SETTINGS else value
         else:
             raise ConfigError(f"{path}: unknown key {key!r}")
     if poll_wait:

@@ -14,6 +14,7 @@ KINDS = (
     "drop_after",
     "garbage",
     "record_fail",
+    "play_fail",
     "body",
     "raw",
     "truncated",
@@ -23,6 +24,8 @@ KINDS = (
     "stray",
     "slow",
 )
+# Kinds that a handler takes itself, once the request has passed its checks (not taken on arrival).
+HANDLER_KINDS = ("record_fail", "play_fail")
 # Kinds that change only how a normal answer goes on the wire (the request is handled as usual).
 SHAPE_KINDS = ("split", "chunked", "stray", "slow")
 # Every key a shape spec may hold; anything else is refused (a misspelt key would silently mean a default).
@@ -292,10 +295,12 @@ class FaultBook:
         self.faults.append(fault)
         return fault
 
-    def take(self, method: str, tail: str, record_fail: bool = False) -> Fault | None:
-        """Consume one use of the earliest matching fault (record_fail faults only when asked)."""
+    def take(self, method: str, tail: str, kind: str | None = None) -> Fault | None:
+        """Consume one use of the earliest matching fault: of `kind` when given (a handler's own kind),
+        else of any kind but the handlers' own."""
         for fault in self.faults:
-            if (fault.kind == "record_fail") == record_fail and fault.matches(method, tail):
+            wanted = fault.kind == kind if kind is not None else fault.kind not in HANDLER_KINDS
+            if wanted and fault.matches(method, tail):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self.faults.remove(fault)

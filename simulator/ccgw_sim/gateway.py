@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import time
@@ -13,12 +14,14 @@ from aiohttp import web
 
 from .config import AGENT_ID_MIN
 from .faults import SHAPE_KINDS, Fault, FaultBook, standing_shape
+from .recordfiles import Download, RecordFile
 from .reqlog import LogEntry, RequestLog, body_for_log, try_parse
-from .state import STATE_BUSY, STATE_IDLE, STATE_WORK, Agent, Recording, Store, now_ms
+from .state import STATE_BUSY, STATE_IDLE, STATE_WORK, Agent, Playback, Recording, Store, now_ms
 from .wire import Wire
 
 PREFIX = "/agentgateway/resource/"
 JSON_TYPE = "application/json;charset=UTF-8"
+FILE_TYPE = "application/octet-stream;charset=utf-8"
 STICKY_COOKIE = "NSLBSTICKY=node0; Path=/"
 EMPTY_POLL = {"message": "", "retcode": "0"}
 # The `truncated` fault: the head announces the whole envelope, then only its first half is sent.
@@ -29,6 +32,8 @@ TRUNCATED_HEAD = (
 )
 PADDING = b"x" * 65536
 AGENT_ID_RE = re.compile(r"[1-9][0-9]{2,5}")  # 100-999999; the upper bound is max_agent_id
+DIGITS_RE = re.compile(r"[0-9]{1,18}")
+JUMP_MAX = 2147483647
 
 MESSAGES = {
     "000-002": "parameter invalid",
@@ -40,7 +45,13 @@ MESSAGES = {
     "100-007": "no recording task",
     "100-013": "bound phone invalid",
     "100-021": "sign-in in progress",
+    "104-001": "recording download not enabled",
+    "104-005": "recording file does not exist",
+    "500-001": "state error when rewinding playback",
+    "500-002": "state error when fast-forwarding playback",
+    "500-003": "state error when pausing playback",
     "500-004": "state error when pausing recording",
+    "500-005": "state error when resuming playback",
     "500-006": "state error when resuming recording",
     "500-007": "state error when starting playback",
     "500-008": "state error when starting recording",
@@ -49,7 +60,9 @@ MESSAGES = {
 }
 
 Headers = dict[str, str] | None
-Reply = tuple[dict[str, Any], Headers]
+# A handler's answer: a JSON envelope, or (a download) the file itself.
+Payload = dict[str, Any] | RecordFile
+Reply = tuple[Payload, Headers]
 
 
 def error(retcode: str) -> Reply:
@@ -58,6 +71,11 @@ def error(retcode: str) -> Reply:
 
 def ok(result: Any = None, message: str = "") -> Reply:
     return {"message": message, "retcode": "0", "result": result}, None
+
+
+def play_ok() -> Reply:
+    """The playback family's success, as the pauseplay page shows it."""
+    return {"result": {}, "message": "success", "retcode": "0"}, None
 
 
 def set_guid(guid: str) -> dict[str, str]:
@@ -81,6 +99,23 @@ def _int_like(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
+
+
+def _count(value: Any) -> int | None:
+    """A whole number >= 0, as a JSON number or a string of digits; None for anything else."""
+    number = _int_like(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _given(body: dict[str, Any], key: str, default: Any) -> Any:
+    """A body field, `default` when it is absent or null."""
+    value = body.get(key)
+    return default if value is None else value
+
+
+def _agent_of(tail: str) -> int | None:
+    parts = tail.split("/")
+    return int(parts[1]) if len(parts) > 1 and AGENT_ID_RE.fullmatch(parts[1]) else None
 
 
 class Gateway:
@@ -107,7 +142,12 @@ class Gateway:
             ("recordplay", "pauserecord"): {"POST": (self.pause_record, True)},
             ("recordplay", "resumerecord"): {"POST": (self.resume_record, True)},
             ("recordplay", "play"): {"PUT": (self.play, True)},
+            ("recordplay", "pauseplay"): {"POST": (self.pause_play, True)},
+            ("recordplay", "resumeplay"): {"POST": (self.resume_play, True)},
+            ("recordplay", "forefast/*"): {"POST": (self.fore_fast, True)},
+            ("recordplay", "backfast/*"): {"POST": (self.back_fast, True)},
             ("recordplay", "stopplay"): {"DELETE": (self.stop_play, True)},
+            ("recordfile", ""): {"GET": (self.download, True)},
         }
 
     # ---- plumbing -------------------------------------------------------------------------------
@@ -127,6 +167,9 @@ class Gateway:
             [name.lower() for name in request.headers],
             body_for_log(raw, parsed, parsed_ok),
         )
+        if request.query_string:
+            entry.note("query", dict(request.query))
+        download = self._count_download(request, tail, entry) if tail.startswith("recordfile/") else None
         fault = self.faults.take(method, tail) if self.faults.faults else None
         shape = self._standing(method, tail)
         if fault is not None and fault.kind in SHAPE_KINDS:
@@ -163,8 +206,11 @@ class Gateway:
             status, payload, headers = await self._dispatch(request, method, tail, parsed, parsed_ok)
         if fault is not None and fault.kind == "drop_after":
             return self._drop(request)
-        entry.retcode = payload.get("retcode") if status == 200 else None
         entry.http_status = status
+        if isinstance(payload, RecordFile):
+            download = download or Download(entry, None, {})
+            return await self._send_file(request, payload, headers, entry, shape, download)
+        entry.retcode = payload.get("retcode") if status == 200 else None
         response = web.Response(
             status=status,
             body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
@@ -193,7 +239,7 @@ class Gateway:
 
     async def _delayed_dispatch(
         self, delay: float, request: web.Request, method: str, tail: str, parsed: Any, parsed_ok: bool
-    ) -> tuple[int, dict[str, Any], Headers]:
+    ) -> tuple[int, Payload, Headers]:
         await asyncio.sleep(delay)
         return await self._dispatch(request, method, tail, parsed, parsed_ok)
 
@@ -221,6 +267,57 @@ class Gateway:
             agent = self.store.agents.get(int(parts[1]))
             if agent is not None:
                 agent.polls += 1
+
+    def _count_download(self, request: web.Request, tail: str, entry: LogEntry) -> Download | None:
+        """Keep every download request as it arrives (routing as in _dispatch), whatever its answer."""
+        if request.method != "GET" or len(tail.split("/")) != 2:
+            return None
+        download = Download(entry, _agent_of(tail), dict(request.query))
+        self.store.downloads.append(download)
+        return download
+
+    async def _send_file(
+        self,
+        request: web.Request,
+        file: RecordFile,
+        headers: Headers,
+        entry: LogEntry,
+        shape: Fault | None,
+        download: Download,
+    ) -> web.StreamResponse:
+        """A download's success: the file's bytes as application/octet-stream, streamed (or in a shape)."""
+        download.file = file
+        head = {"Content-Type": FILE_TYPE, **(headers or {})}
+        if shape is None:
+            return await self._stream_file(request, file, head, download)
+        body = file.content()
+        answer = await self.wire.answer(request, web.Response(body=body, headers=head), shape, entry)
+        if answer.whole:
+            download.sent = len(body)
+            download.finished(hashlib.sha256(body).hexdigest())
+        return answer
+
+    async def _stream_file(
+        self, request: web.Request, file: RecordFile, head: dict[str, str], download: Download
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers=head)
+        response.content_length = file.size
+        digest = hashlib.sha256()
+        try:
+            await response.prepare(request)
+            for piece in file.pieces():
+                if request.transport is None or request.transport.is_closing():
+                    return response  # the client went away
+                await response.write(piece)
+                digest.update(piece)
+                download.sent += len(piece)
+                # Notice a lost connection (asyncio's TLS transport does not push back on a dead socket).
+                await asyncio.sleep(0)
+            await response.write_eof()
+        except ConnectionError:
+            return response  # the client went away
+        download.finished(digest.hexdigest())
+        return response
 
     def _write_and_close(self, request: web.Request, data: bytes) -> web.StreamResponse:
         """Put bytes straight on the connection (inside TLS when HTTPS), then close it after they are sent."""
@@ -261,13 +358,20 @@ class Gateway:
         # aiohttp still wants a response object; the transport is gone, so nothing reaches the client.
         return web.Response()
 
+    def _route(self, parts: list[str]) -> dict[str, tuple[Callable[..., Awaitable[Reply]], bool]] | None:
+        """The methods of `family/{agentid}/operation`; an operation `name/*` takes one path parameter."""
+        if len(parts) < 2:
+            return None
+        methods = self.routes.get((parts[0], "/".join(parts[2:])))
+        if methods is None and len(parts) == 4:
+            methods = self.routes.get((parts[0], parts[2] + "/*"))
+        return methods
+
     async def _dispatch(
         self, request: web.Request, method: str, tail: str, parsed: Any, parsed_ok: bool
-    ) -> tuple[int, dict[str, Any], Headers]:
+    ) -> tuple[int, Payload, Headers]:
         parts = tail.split("/")
-        family = parts[0]
-        operation = "/".join(parts[2:])
-        methods = self.routes.get((family, operation)) if len(parts) >= 2 else None
+        methods = self._route(parts)
         if methods is None:
             return 404, {"message": "not found", "retcode": "404", "result": None}, None
         target = methods.get(method)
@@ -477,7 +581,7 @@ class Gateway:
         if params is None:
             return error("000-002")
         file_name, record_mode, record_format = params
-        if agent.inspector_mode is not None or agent.playing:
+        if agent.inspector_mode is not None or agent.playback is not None:
             return error("500-008")
         if agent.recording is not None:
             return error("500-011")
@@ -485,7 +589,9 @@ class Gateway:
         task_id = self.store.allocate_task_id()
         file_name = file_name or self._generated_file_name(agent, stamp)
         content = self._record_content(agent, task_id, file_name, stamp)
-        if self.faults.faults and self.faults.take("PUT", f"recordplay/{agent_id}/record", record_fail=True):
+        if self.faults.faults and self.faults.take(
+            "PUT", f"recordplay/{agent_id}/record", kind="record_fail"
+        ):
             content["locationId"] = "65535"
             agent.queue_event("AgentMediaEvent_Record_Fail", content)
         else:
@@ -493,7 +599,9 @@ class Gateway:
                 agent.queue_event("AgentOther_PhoneAlerting", None)
                 agent.queue_event("AgentOther_PhoneOffhook", {"type": "main"})
                 agent.phone_offhook = True
-            recording = Recording(task_id, agent_id, file_name, record_mode, record_format, int(stamp * 1000))
+            recording = Recording(
+                task_id, agent_id, file_name, record_mode, record_format, int(stamp * 1000), content["callId"]
+            )
             agent.recording = recording
             self.store.recordings.append(recording)
             agent.queue_event("AgentMediaEvent_Record", content)
@@ -511,6 +619,7 @@ class Gateway:
                 "fileMediaType": "1",
                 "recordFormat": str(recording.record_format),
                 "taskId": int(recording.task_id),
+                "callId": recording.call_id,
             },
         )
         return ok(message="success")
@@ -518,33 +627,154 @@ class Gateway:
     async def pause_record(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, _r: Any) -> Reply:
         if agent.recording is None or agent.recording.paused:
             return error("500-004")
-        agent.recording.paused = True
+        agent.recording.pause()
         return ok(message="success")
 
     async def resume_record(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, _r: Any) -> Reply:
         if agent.recording is None or not agent.recording.paused:
             return error("500-006")
-        agent.recording.paused = False
+        agent.recording.resume()
         return ok(message="success")
 
-    async def play(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, _r: Any) -> Reply:
+    # ---- playback -------------------------------------------------------------------------------
+
+    def _play_params(self, agent_id: int, body: Any, parsed_ok: bool) -> Playback | None:
+        """The play body: voicepath 1-100 characters; startpostion seconds >= 0; times (every value
+        is taken as 1); codeformat only 0; locationId a number. None when any is wrong."""
         if not parsed_ok or not isinstance(body, dict):
-            return error("000-002")
+            return None
         voicepath = body.get("voicepath")
         if not isinstance(voicepath, str) or not voicepath or len(voicepath) > 100:
+            return None
+        position = _count(_given(body, "startpostion", 0))
+        codeformat = _int_like(_given(body, "codeformat", 0))
+        location = body.get("locationId")
+        location_id = _count(location) if location is not None else None
+        if position is None or codeformat != 0 or (location is not None and location_id is None):
+            return None
+        return Playback(agent_id, voicepath, position, 1, location_id, now_ms())
+
+    def _play_failure(self, agent_id: int, playback: Playback) -> str | None:
+        """Why the media server cannot play this voicepath, or None when it plays."""
+        if self.faults.faults and self.faults.take("PUT", f"recordplay/{agent_id}/play", kind="play_fail"):
+            return "play_fail fault"
+        if self.store.being_written(playback.voicepath):
+            return "file still being written"
+        file = self.store.files.get(playback.voicepath)
+        if file is None:
+            return "no such voice file"
+        wanted = playback.location_id
+        if self.store.settings.cti_pool and wanted is not None and wanted != int(file.location_id):
+            return "file not at this locationId"
+        return None
+
+    def _hang_up(self, agent: Agent, playback: Playback) -> None:
+        """The end of a playback: the phone it rang goes on-hook, the agent is ready again."""
+        if playback.rang_phone:
+            agent.queue_event("AgentOther_PhoneRelease", None)
+            agent.phone_offhook = False
+        agent.queue_event("AgentState_Ready", None)
+        agent.state = STATE_IDLE
+
+    async def play(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, _r: Any) -> Reply:
+        playback = self._play_params(agent_id, body, parsed_ok)
+        if playback is None:
             return error("000-002")
-        if agent.recording is not None or agent.playing:
+        if agent.recording is not None or agent.playback is not None:
             return error("500-007")
-        agent.playing = True
-        agent.queue_event("AgentMediaEvent_Play", None)
-        return ok(message="success")
+        self.store.start_playback(playback)
+        agent.queue_event("AgentState_Busy", None)
+        agent.state = STATE_BUSY
+        if not agent.phone_offhook:
+            agent.queue_event("AgentOther_PhoneAlerting", None)
+            agent.queue_event("AgentOther_PhoneOffhook", {"type": "main"})
+            agent.phone_offhook = playback.rang_phone = True
+        failure = self._play_failure(agent_id, playback)
+        if failure is None:
+            agent.queue_event("AgentMediaEvent_Play_Succ", None)
+            agent.queue_event("AgentMediaEvent_Play", None)
+            return play_ok()
+        self.store.end_playback(agent, "failed")
+        playback.fail_reason = failure
+        self._hang_up(agent, playback)
+        agent.queue_event("AgentMediaEvent_Play_Fail", None)
+        agent.queue_event("AgentMediaEvent_StopPlayDone", {"cause": 2})
+        return play_ok()
+
+    async def pause_play(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, _r: Any) -> Reply:
+        playback = agent.playback
+        if playback is None or playback.state != "playing":
+            return error("500-003")
+        playback.state = "paused"
+        playback.pauses += 1
+        agent.queue_event("AgentMediaEvent_PausePlayDone", None)
+        return play_ok()
+
+    async def resume_play(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, _r: Any) -> Reply:
+        playback = agent.playback
+        if playback is None or playback.state != "paused":
+            return error("500-005")
+        playback.state = "playing"
+        playback.resumes += 1
+        agent.queue_event("AgentMediaEvent_ResumePlayDone", None)
+        return play_ok()
+
+    def _jump(self, agent: Agent, request: web.Request, state_error: str) -> Reply:
+        seconds = request.path.rsplit("/", 1)[1]
+        if DIGITS_RE.fullmatch(seconds) is None or int(seconds) > JUMP_MAX:
+            return error("000-002")
+        if agent.playback is None:
+            return error(state_error)
+        agent.playback.jumps += 1
+        agent.queue_event("AgentMediaEvent_JumpPlayDone", None)
+        return play_ok()
+
+    async def fore_fast(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, request: Any) -> Reply:
+        return self._jump(agent, request, "500-002")
+
+    async def back_fast(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, request: Any) -> Reply:
+        return self._jump(agent, request, "500-001")
 
     async def stop_play(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, _r: Any) -> Reply:
-        if not agent.playing:
+        playback = self.store.end_playback(agent, "stopped")
+        if playback is None:
             return error("500-009")
-        agent.playing = False
+        self._hang_up(agent, playback)
         agent.queue_event("AgentMediaEvent_StopPlayDone", {"cause": 1})
-        return ok(message="success")
+        return play_ok()
+
+    # ---- recording download ---------------------------------------------------------------------
+
+    def _download_query(self, request: web.Request) -> tuple[str, int, str | None] | None:
+        """recordId (the fileName of AgentMediaEvent_Record), filetype 1 or 2 (default 1), locationId a
+        number (required in CTI pool mode). None when any is wrong."""
+        query = request.query
+        record_id = query.get("recordId", "")
+        filetype = query.get("filetype", "1")
+        location_id = query.get("locationId")
+        if not record_id or filetype not in ("1", "2"):
+            return None
+        if location_id is None and self.store.settings.cti_pool:
+            return None
+        if location_id is not None and DIGITS_RE.fullmatch(location_id) is None:
+            return None
+        return record_id, int(filetype), location_id
+
+    async def download(self, agent_id: int, agent: Agent, body: Any, parsed_ok: bool, request: Any) -> Reply:
+        if not self.store.settings.download_enabled:
+            return error("104-001")
+        params = self._download_query(request)
+        if params is None:
+            return error("000-002")
+        record_id, filetype, location_id = params
+        if self.store.being_written(record_id):
+            return error("104-005")
+        file = self.store.files.get(record_id)
+        if file is None or file.filetype != filetype:
+            return error("104-005")
+        if self.store.settings.cti_pool and int(location_id or 0) != int(file.location_id):
+            return error("104-005")  # CTI pool mode: the file is not at that location
+        return file, None
 
 
 def add_routes(app: web.Application, gateway: Gateway) -> None:

@@ -1,4 +1,5 @@
-"""In-memory gateway state: agents, sessions and their GUIDs, event queues, recording tasks."""
+"""In-memory gateway state: agents, sessions and their GUIDs, event queues, recording tasks, recording
+files, playbacks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import AgentSpec, Settings
+from .recordfiles import DOWNLOADS_KEPT, LOCATION_ID, Download, FileStore, Part, file_key, recorded_size
 
 STATE_SIGNED_OUT = 2
 STATE_BUSY = 3
@@ -18,6 +20,7 @@ STATE_IDLE = 4
 STATE_WORK = 5
 
 RECORDINGS_KEPT = 200_000
+PLAYBACKS_KEPT = 200_000
 
 
 def now_ms() -> int:
@@ -119,9 +122,37 @@ class Recording:
     record_mode: int
     record_format: int
     started_at: int
+    call_id: str = ""
+    location_id: str = LOCATION_ID
     paused: bool = False
+    paused_at: int | None = None
+    paused_ms: int = 0
     ended_at: int | None = None
     end_reason: str | None = None
+    bytes: int | None = None
+
+    def pause(self) -> None:
+        self.paused = True
+        self.paused_at = now_ms()
+
+    def resume(self) -> None:
+        self.paused = False
+        if self.paused_at is not None:
+            self.paused_ms += now_ms() - self.paused_at
+        self.paused_at = None
+
+    def finish(self, reason: str) -> None:
+        if self.paused:
+            self.resume()
+        self.ended_at = now_ms()
+        self.end_reason = reason
+
+    @property
+    def duration_ms(self) -> int:
+        """Time spent recording: from start to end (or now), pauses left out."""
+        end = self.ended_at if self.ended_at is not None else now_ms()
+        pausing = end - self.paused_at if self.paused_at is not None else 0
+        return max(0, end - self.started_at - self.paused_ms - pausing)
 
     def admin_view(self) -> dict[str, Any]:
         return {
@@ -141,6 +172,55 @@ class Recording:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "end_reason": self.end_reason,
+            "location_id": self.location_id,
+            "duration_ms": self.duration_ms,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass
+class Playback:
+    """One `PUT recordplay/{id}/play` that passed its checks: playing, paused, or ended (stopped, failed, or
+    cut by the session's end)."""
+
+    agent_id: int
+    voicepath: str
+    start_position: int
+    times: int
+    location_id: int | None
+    started_at: int
+    rang_phone: bool = False
+    state: str = "playing"
+    pauses: int = 0
+    resumes: int = 0
+    jumps: int = 0
+    ended_at: int | None = None
+    end_reason: str | None = None
+    fail_reason: str | None = None
+
+    def admin_view(self) -> dict[str, Any]:
+        return {
+            "voicepath": self.voicepath,
+            "state": self.state,
+            "start_position": self.start_position,
+            "started_at": self.started_at,
+        }
+
+    def list_view(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "voicepath": self.voicepath,
+            "start_position": self.start_position,
+            "times": self.times,
+            "location_id": self.location_id,
+            "state": self.state,
+            "pauses": self.pauses,
+            "resumes": self.resumes,
+            "jumps": self.jumps,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "end_reason": self.end_reason,
+            "fail_reason": self.fail_reason,
         }
 
 
@@ -151,7 +231,7 @@ class Agent:
         "last_poll_mono",
         "last_queue",
         "phone_offhook",
-        "playing",
+        "playback",
         "polls",
         "recording",
         "session",
@@ -174,7 +254,7 @@ class Agent:
         self.phone_offhook = False
         self.inspector_mode: str | None = self.spec.inspector_mode
         self.recording: Recording | None = None
-        self.playing = False
+        self.playback: Playback | None = None
         self.sign_in_count = 0
         self.signin_pending = False
         self.last_poll_at: int | None = None
@@ -196,6 +276,7 @@ class Agent:
             "phone_offhook": self.phone_offhook,
             "inspector_mode": self.inspector_mode,
             "recording": self.recording.admin_view() if self.recording else None,
+            "playback": self.playback.admin_view() if self.playback else None,
             "pending_events": len(self.last_queue) if self.last_queue is not None else 0,
             "sign_in_count": self.sign_in_count,
             "last_poll_at": self.last_poll_at,
@@ -209,6 +290,9 @@ class Store:
         self.settings = settings
         self.agents: dict[int, Agent] = {agent_id: Agent(spec) for agent_id, spec in roster.items()}
         self.recordings: deque[Recording] = deque(maxlen=RECORDINGS_KEPT)
+        self.files = FileStore()
+        self.playbacks: deque[Playback] = deque(maxlen=PLAYBACKS_KEPT)
+        self.downloads: deque[Download] = deque(maxlen=DOWNLOADS_KEPT)
         self.next_task_id = first_task_id
         self.outstanding_polls = 0
         self.total_polls = 0
@@ -222,6 +306,9 @@ class Store:
                 agent.session.queue.wake_all()
             agent.reset()
         self.recordings.clear()
+        self.files.clear()
+        self.playbacks.clear()
+        self.downloads.clear()
         self.total_polls = 0
         self.settings = self.startup_settings.copy()
 
@@ -237,7 +324,7 @@ class Store:
         agent.sign_in_count += 1
         agent.state = status
         agent.phone_offhook = not releasephone
-        agent.playing = False
+        agent.playback = None
         agent.last_poll_mono = time.monotonic()
         agent.queue_event("AgentOther_InService", None)
         agent.queue_event("AgentState_Ready", None)
@@ -248,13 +335,47 @@ class Store:
         return session
 
     def end_recording(self, agent: Agent, reason: str) -> Recording | None:
+        """However it ends, a recording leaves its file (appended to the file of that name in mode 1)."""
         recording = agent.recording
         if recording is None:
             return None
-        recording.ended_at = now_ms()
-        recording.end_reason = reason
+        recording.finish(reason)
         agent.recording = None
+        duration = recording.duration_ms
+        size = recorded_size(duration, recording.record_format, self.settings.record_bytes_per_second)
+        recording.bytes = size
+        self.files.write_recording(
+            recording.file_name,
+            Part(int(recording.task_id), size, recording.task_id),
+            recording.record_format,
+            duration,
+            agent.spec.agent_id,
+            append=recording.record_mode == 1,
+            now=recording.ended_at or now_ms(),
+        )
         return recording
+
+    def being_written(self, name: str) -> bool:
+        """A recording in progress writes into a file of this name."""
+        key = file_key(name)
+        return any(
+            agent.recording is not None and file_key(agent.recording.file_name) == key
+            for agent in self.agents.values()
+        )
+
+    def start_playback(self, playback: Playback) -> None:
+        self.agents[playback.agent_id].playback = playback
+        self.playbacks.append(playback)
+
+    def end_playback(self, agent: Agent, reason: str) -> Playback | None:
+        playback = agent.playback
+        if playback is None:
+            return None
+        playback.state = "ended"
+        playback.ended_at = now_ms()
+        playback.end_reason = reason
+        agent.playback = None
+        return playback
 
     def sign_out(self, agent: Agent, reason: str) -> None:
         """End the session: its GUIDs die, the recording ends, ShutdownService reaches any held poll."""
@@ -262,7 +383,7 @@ class Store:
         if session is None:
             return
         self.end_recording(agent, reason)
-        agent.playing = False
+        self.end_playback(agent, reason)
         agent.queue_event("AgentOther_ShutdownService", {"loginTime": session.login_time})
         session.active = False
         agent.session = None

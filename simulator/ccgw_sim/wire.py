@@ -27,11 +27,15 @@ FRAMING = {"content-length", "transfer-encoding", "connection", "date", "server"
 
 
 class Written(web.StreamResponse):
-    """An answer already written on the transport: aiohttp must write nothing more for it."""
+    """An answer already written on the transport: aiohttp must write nothing more for it.
 
-    def __init__(self, status: int, keep_alive: bool) -> None:
+    `whole`: every byte of it was handed to the connection (not cut, the connection not gone).
+    """
+
+    def __init__(self, status: int, keep_alive: bool, whole: bool = True) -> None:
         super().__init__(status=status)
         self._keep = keep_alive
+        self.whole = whole
 
     @property
     def keep_alive(self) -> bool:
@@ -97,7 +101,7 @@ class Wire:
 
     async def answer(
         self, request: web.BaseRequest, response: web.Response, shape: Fault, entry: LogEntry
-    ) -> web.StreamResponse:
+    ) -> Written:
         """Write `response` in `shape` and return what the handler must hand back to aiohttp."""
         body = response.body if isinstance(response.body, bytes) else b""
         keep_alive = request.keep_alive
@@ -115,7 +119,7 @@ class Wire:
             whole = await self._pieces(request, [head + body], 0.0, entry)
         if shape.kind == "stray":
             self._stray_later(request, shape, entry, whole and keep_alive)
-        return Written(response.status, whole and keep_alive)
+        return Written(response.status, whole and keep_alive, whole)
 
     async def _pieces(
         self, request: web.BaseRequest, writes: list[bytes], delay: float, entry: LogEntry

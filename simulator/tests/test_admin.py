@@ -17,6 +17,9 @@ CONFIG_KEYS = {
     "signin_delay",
     "max_agent_id",
     "answer_shape",
+    "record_bytes_per_second",
+    "download_enabled",
+    "cti_pool",
 }
 
 
@@ -34,6 +37,11 @@ def test_config_get_patch_and_validation(client: Client) -> None:
         {"max_agent_id": 1000000},
         {"max_agent_id": 100},
         {"max_agent_id": "59999"},
+        {"record_bytes_per_second": 0},
+        {"record_bytes_per_second": 1.5},
+        {"record_bytes_per_second": 2**30 + 1},
+        {"cti_pool": "yes"},
+        {"download_enabled": 1},
     ):
         response = client.admin("PATCH", "config", json=bad)
         assert response.status_code == 400 and response.json()["ok"] is False
@@ -54,6 +62,12 @@ def test_reset_restores_startup_config_and_clears(client: Client) -> None:
     client.admin("POST", "faults", json={"kind": "garbage", "path": "nothing"})
     client.ready(187)
     client.record(187)
+    client.call("DELETE", "recordplay/187/stoprecord", 187)
+    client.call("GET", "recordfile/187", 187, params={"recordId": "Y:/none.V3"})
+    client.call("PUT", "recordplay/187/play", 187, json={"voicepath": "Y:/none.V3"})
+    client.record(187)
+    for path, key in (("recordfiles", "files"), ("downloads", "downloads"), ("playbacks", "playbacks")):
+        assert client.admin("GET", path).json()[key], path
     assert client.admin("POST", "reset").json() == {"ok": True}
     config = client.admin("GET", "config").json()
     assert config["auth_mode"] == 2 and config["poll_hold"] == 2.0
@@ -66,6 +80,7 @@ def test_reset_restores_startup_config_and_clears(client: Client) -> None:
         "phone_offhook": False,
         "inspector_mode": None,
         "recording": None,
+        "playback": None,
         "pending_events": 0,
         "sign_in_count": 0,
         "last_poll_at": None,
@@ -74,6 +89,9 @@ def test_reset_restores_startup_config_and_clears(client: Client) -> None:
     assert client.admin("GET", "recordings").json() == {"recordings": []}
     assert client.admin("GET", "requests").json() == {"requests": []}
     assert client.admin("GET", "faults").json() == {"faults": []}
+    assert client.admin("GET", "recordfiles").json() == {"files": []}
+    assert client.admin("GET", "downloads").json() == {"downloads": []}
+    assert client.admin("GET", "playbacks").json() == {"playbacks": []}
     response = client.admin("POST", "reset", json={"config": {"auth_mode": 1, "poll_hold": 0.1}})
     assert response.json() == {"ok": True}
     assert client.admin("GET", "config").json()["auth_mode"] == 1
@@ -101,7 +119,18 @@ def test_recordings_list_in_order(client: Client) -> None:
     recordings = client.admin("GET", "recordings").json()["recordings"]
     assert [r["agent_id"] for r in recordings] == [186, 187, 188]
     assert [r["end_reason"] for r in recordings] == [None, "stopped", None]
-    assert set(recordings[0]) == {"task_id", "agent_id", "file_name", "started_at", "ended_at", "end_reason"}
+    assert set(recordings[0]) == {
+        "task_id",
+        "agent_id",
+        "file_name",
+        "started_at",
+        "ended_at",
+        "end_reason",
+        "location_id",
+        "duration_ms",
+        "bytes",
+    }
+    assert recordings[0]["bytes"] is None and recordings[1]["bytes"] >= 1024
 
 
 def test_request_log(client: Client) -> None:
@@ -137,7 +166,18 @@ def test_no_secret_in_admin_output(client: Client) -> None:
     client.record(186)
     texts = [
         client.admin("GET", path).text
-        for path in ("agents/186", "agents", "recordings", "requests", "config", "faults", "polls")
+        for path in (
+            "agents/186",
+            "agents",
+            "recordings",
+            "requests",
+            "config",
+            "faults",
+            "polls",
+            "recordfiles",
+            "downloads",
+            "playbacks",
+        )
     ]
     for text in texts:
         assert guid not in text and client.guids[186] not in text and PASSWORD not in text

@@ -37,7 +37,12 @@ def test_guid_rules(client: Client) -> None:
         ("POST", "recordplay/{}/pauserecord"),
         ("POST", "recordplay/{}/resumerecord"),
         ("PUT", "recordplay/{}/play"),
+        ("POST", "recordplay/{}/pauseplay"),
+        ("POST", "recordplay/{}/resumeplay"),
+        ("POST", "recordplay/{}/forefast/10"),
+        ("POST", "recordplay/{}/backfast/10"),
         ("DELETE", "recordplay/{}/stopplay"),
+        ("GET", "recordfile/{}?recordId=Y:/1/0/20181217/120/1524488.V3&filetype=1&locationId=256"),
     ],
 )
 def test_every_route_checks_agent_id_and_guid(client: Client, method: str, path: str) -> None:

@@ -83,6 +83,9 @@ def test_http_yaml_config_and_flags_override(tmp_path: Path) -> None:
             "signin_delay": 0.0,
             "max_agent_id": 59999,
             "answer_shape": None,
+            "record_bytes_per_second": None,
+            "download_enabled": True,
+            "cti_pool": False,
         }
         assert client.sign_in(186).json()["retcode"] == "100-004"
         body = client.request(
@@ -351,3 +354,49 @@ def test_answer_shape_none_overrides_the_file(tmp_path: Path) -> None:
         assert sim.client().admin("GET", "config").json()["answer_shape"] is None
     finally:
         assert sim.stop() == 0
+
+
+def test_recording_file_options_from_yaml_and_flags(tmp_path: Path) -> None:
+    config = tmp_path / "sim.yml"
+    config.write_text("record_bytes_per_second: 5000\ndownload_enabled: 'false'\ncti_pool: true\n")
+    sim = start_sim(tmp_path, "--http", "--config", str(config))
+    try:
+        client = sim.client()
+        config_view = client.admin("GET", "config").json()
+        assert config_view["record_bytes_per_second"] == 5000
+        assert config_view["download_enabled"] is False and config_view["cti_pool"] is True
+        client.admin("PATCH", "config", json={"record_bytes_per_second": None, "cti_pool": False})
+        client.admin("POST", "reset")
+        assert client.admin("GET", "config").json()["record_bytes_per_second"] == 5000
+    finally:
+        assert sim.stop() == 0
+    sim = start_sim(
+        tmp_path, "--http", "--config", str(config), "--record-bytes-per-second", "2000000", "--no-download"
+    )
+    try:
+        config_view = sim.client().admin("GET", "config").json()
+        assert config_view["record_bytes_per_second"] == 2000000 and config_view["download_enabled"] is False
+    finally:
+        assert sim.stop() == 0
+    sim = start_sim(tmp_path, "--http", "--cti-pool")
+    try:
+        config_view = sim.client().admin("GET", "config").json()
+        assert config_view["cti_pool"] is True and config_view["download_enabled"] is True
+        assert config_view["record_bytes_per_second"] is None
+    finally:
+        assert sim.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("record_bytes_per_second: 0\n", (), "record_bytes_per_second"),
+        ("record_bytes_per_second: '8000'\n", (), "record_bytes_per_second"),
+        ("", ("--record-bytes-per-second", "0"), "record_bytes_per_second"),
+        ("download_enabled: maybe\n", (), "download_enabled"),
+        ("cti_pool: 1\n", (), "cti_pool"),
+    ],
+)
+def test_bad_recording_file_options(tmp_path: Path, text: str, args: tuple[str, ...], message: str) -> None:
+    result = _run_config_only(tmp_path, text, *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
