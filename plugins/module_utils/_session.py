@@ -18,6 +18,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_proce
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import SessionStore
 
 EVENT_POLL_INTERVAL = 0.1
+EMPTY_POLL_PAUSE = 0.5
 # keepalive_lease when a task does not say (cc_gateway_session's default): an hour without any task for the
 # agent, and the keeper stops its recording and signs it out.
 DEFAULT_LEASE = 3600.0
@@ -242,9 +243,13 @@ class AgentSession:
         if error.retcode not in retcodes.SESSION_LOST or not self.kept_by_keeper:
             return False
         used = self.client.guid
+        generation = self.store.keep_generation(self.gateway_url, self.agent_id)
         deadline = time.monotonic() + min(FRESH_GUID_WAIT, self.client.settings.timeout)
         while True:
             kept = self.store.kept(self.gateway_url, self.agent_id) or {}
+            if kept.get("generation") != generation:
+                # A report of an earlier keep request: its GUID is an earlier session's.
+                kept = {"alive": True}
             if not kept.get("alive"):
                 return False
             if kept.get("guid") and kept["guid"] != used:
@@ -284,3 +289,6 @@ class AgentSession:
                 return None
             if kept:
                 time.sleep(EVENT_POLL_INTERVAL)
+            elif event is None:
+                # A gateway that answers an empty poll at once is asked again after 500 ms (ruling 12), not flooded.
+                time.sleep(min(EMPTY_POLL_PAUSE, max(0.0, deadline - time.monotonic())))
