@@ -52,7 +52,7 @@ say "Laying the collection out under $ANSIBLE_COLLECTIONS_PATH"
 collection=$(scripts/collection-tree.sh "$ANSIBLE_COLLECTIONS_PATH")
 echo "$collection"
 
-say "Checking the retcode table of the troubleshooting guide against _retcodes.MEANINGS"
+say "Checking the retcode table of the troubleshooting guide against _api/retcodes.py MEANINGS"
 python - "$collection" <<'PY'
 import importlib.util
 import re

@@ -13,7 +13,7 @@ once, after a failure it backs off (at most 10 s, well inside the 2-minute heart
 holds polls (about 10 s) that is one open poll per agent; against one that answers at once (a gateway with
 AGENT_POLL_WAIT_FLAG=OFF) at most about 2 polls per second per idle agent.
 
-The modules start it (see _keeper_process.py) from a copy of its sources in the store, with the interpreter
+The modules start it (see keeper_process.py) from a copy of its sources in the store, with the interpreter
 that runs them. Files in the store directory, per agent (<stem> = what the session store names the agent):
   <stem>.keep.json  written by the modules: keep this agent (its route, timeout, a generation number);
                     removing it releases the agent

@@ -5,7 +5,7 @@
 One JSON file per gateway and agent, in a directory only its owner may read. A file is never seen half
 written nor missing: it is written under a new temporary name (created exclusively, owner-only, never through
 a symlink) and renamed over the old one. An exclusive lock per agent keeps two tasks from acting on one
-agent at once; readers take it too. The session keeper (_keeper.py) shares the directory, its file names and
+agent at once; readers take it too. The session keeper (keeper.py) shares the directory, its file names and
 write_file.
 """
 
@@ -300,7 +300,7 @@ class SessionStore:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._stem(gateway_url, agent_id) + ".json")
 
-    # -- what the session keeper (see _keeper.py) is asked to keep, and what it reports
+    # -- what the session keeper (see keeper.py) is asked to keep, and what it reports
 
     def request_keep(self, gateway_url: str, agent_id: int, connection: dict[str, Any]) -> None:
         """Ask the keeper to keep this agent's session; a new generation makes it start over from the session file."""
