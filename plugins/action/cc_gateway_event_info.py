@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import STORE_ERRORS, event_info
+from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import event_info
 from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
     ONE_AGENT_OR_MANY,
     event_info_spec,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._results import outcome_of
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import ControllerAction
 
 
@@ -20,7 +21,4 @@ class ActionModule(ControllerAction):
     SPEC_OPTIONS = ONE_AGENT_OR_MANY
 
     def run_here(self, params: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:
-        try:
-            return event_info(params)
-        except STORE_ERRORS as exc:
-            return {"failed": True, "changed": False, "msg": str(exc), "agent_id": params["agent_id"]}
+        return outcome_of(lambda: event_info(params), agent_id=params["agent_id"])

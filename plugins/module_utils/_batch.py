@@ -9,27 +9,27 @@ result is made here, and here no secret given to the task is left in any of its 
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import stat
-import traceback
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     ConnectionSettings,
     GatewayClient,
-    GatewayError,
     check_sign_in,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.schemas import SchemaViolation
+from ansible_collections.cec.cc_gateway.plugins.module_utils._results import (
+    SECRET_KEYS,
+    outcome_of,
+    scrub_result,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
-    StoreError,
 )
 
 # A batch entry without its own password uses the task's; the other per-agent values belong to one agent.
@@ -43,13 +43,6 @@ UNVERIFIED_WARNING = (
     "validate_certs: false: the gateway's certificate is not verified, so anyone in between can read the agent "
     "passwords and GUIDs. Point ca_path at the gateway's CA bundle instead."
 )
-
-
-# Options whose values are secrets: never in a message, whatever a library puts into its exception's text.
-SECRET_KEYS = ("password", "guid")
-# The texts of a result (and of each of a batch's results) that secrets are scrubbed from.
-TEXT_KEYS = ("msg", "message", "warnings", "exception", "session_problem", "session_end_reason")
-MASK = "********"
 
 
 def option_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -98,52 +91,6 @@ def session_dir_errors(directory: str) -> list[str]:
         f"session_dir: {directory} cannot be made: {path} is not a directory; point session_dir at a "
         "directory of your own"
     ]
-
-
-def secret_forms(values: Iterable[Any]) -> list[str]:
-    """Every form a library may show a secret in: itself, stripped, inside repr() or ascii() (a header's
-    value in requests' errors), inside json.dumps() (a request body), as UTF-8 bytes' repr; longest first."""
-    forms: set[str] = set()
-    for value in values:
-        if not isinstance(value, str) or not value:
-            continue
-        for text in (value, value.strip()):
-            forms.update(
-                (
-                    text,
-                    repr(text)[1:-1],
-                    ascii(text)[1:-1],
-                    json.dumps(text)[1:-1],
-                    json.dumps(text, ensure_ascii=False)[1:-1],
-                    repr(text.encode("utf-8", "backslashreplace"))[2:-1],
-                )
-            )
-    return sorted((form for form in forms if form), key=lambda form: (-len(form), form))
-
-
-def scrub_result(result: dict[str, Any], secrets: Iterable[Any]) -> dict[str, Any]:
-    """result with every form of every secret replaced by ******** in its texts and in its results' texts."""
-    forms = secret_forms(secrets)
-    if not forms:
-        return result
-    # One pass, longest form first: a mask is never masked again, a form never half-replaced.
-    pattern = re.compile("|".join(re.escape(form) for form in forms))
-
-    def clean(text: Any) -> Any:
-        return pattern.sub(MASK, text) if isinstance(text, str) else text
-
-    def scrubbed(item: dict[str, Any]) -> dict[str, Any]:
-        item = dict(item)
-        for key in TEXT_KEYS:
-            if key in item:
-                value = item[key]
-                item[key] = [clean(text) for text in value] if isinstance(value, list) else clean(value)
-        return item
-
-    result = scrubbed(result)
-    if isinstance(result.get("results"), list):
-        result["results"] = [scrubbed(item) if isinstance(item, dict) else item for item in result["results"]]
-    return result
 
 
 def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
@@ -268,33 +215,20 @@ class AgentTask:
         self.pool_size = min(max(1, params.get("max_concurrency") or 1), schemas.MAX_CONCURRENCY)
 
     def _one(self, request: Any) -> dict[str, Any]:
-        client = GatewayClient(self.settings, request.agent_id, pool_size=self.pool_size)
-        manager = self.MANAGER(client, self.store, self.params["gateway_url"], self.check_mode, self.keeper)
-        try:
-            return manager.ensure(request)
-        except (GatewayError, StoreError, SchemaViolation) as exc:
-            return {"failed": True, "changed": False, "msg": str(exc), "agent_id": request.agent_id}
-        except Exception as exc:  # a bug: report it for this agent instead of losing the whole batch
-            return {
-                "failed": True,
-                "changed": False,
-                "msg": f"Unexpected {type(exc).__name__} for agent {request.agent_id}: {exc}",
-                "exception": traceback.format_exc(),
-                "agent_id": request.agent_id,
-            }
+        """One agent's result; its failure is its own, never the whole batch's."""
+
+        def ensure() -> dict[str, Any]:
+            client = GatewayClient(self.settings, request.agent_id, pool_size=self.pool_size)
+            session = AgentSession(
+                client, self.store, self.params["gateway_url"], self.check_mode, self.keeper
+            )
+            return self.MANAGER(session).ensure(request)
+
+        return outcome_of(ensure, agent_id=request.agent_id)
 
     def run(self) -> dict[str, Any]:
         """The task's result: the one place it is made, so the one place no secret is left in it."""
-        try:
-            result = self._run()
-        except Exception as exc:  # a bug: said in a sentence, with the traceback, for the whole task
-            result = {
-                "failed": True,
-                "changed": False,
-                "msg": f"Unexpected {type(exc).__name__}: {exc}",
-                "exception": traceback.format_exc(),
-            }
-        return scrub_result(result, self.secrets())
+        return scrub_result(outcome_of(self._run), self.secrets())
 
     def _run(self) -> dict[str, Any]:
         batch = self.params.get("agents") is not None

@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import (
     connection_errors,
@@ -15,12 +14,15 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import (
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session import keeper_gone
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
+    KeeperMailbox,
+    KeeperReport,
+    wait_until,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
-    StoreError,
 )
 
-READ_INTERVAL = 0.1
 # How many failed agents a batch's msg names.
 NAMED_FAILURES = 20
 
@@ -66,6 +68,7 @@ class KeptEvents:
         self.gateway_url = params["gateway_url"]
         self.store = SessionStore(params.get("session_dir"))
         self.keeper = KeeperProcess(self.store)
+        self.mailbox = KeeperMailbox(self.store)
         self.wanted_types = set(params.get("event_type") or [])
         self.wait_for = params.get("wait_for")
         self.since = params.get("since") or 0
@@ -81,27 +84,29 @@ class KeptEvents:
             for agent_id in agent_ids:
                 outcome[agent_id] = self._not_kept(agent_id)
         pending = [agent_id for agent_id in agent_ids if agent_id not in outcome]
-        deadline = time.monotonic() + self.wait_timeout
-        while pending:
+
+        def all_read(final: bool) -> bool | None:
             kept = [
                 agent_id
                 for agent_id in pending
-                if self.store.keep_requested(self.gateway_url, agent_id)
-                and not self.store.kept_ended(self.gateway_url, agent_id)
+                if self.mailbox.keep_requested(self.gateway_url, agent_id)
+                and not self.mailbox.ended_report(self.gateway_url, agent_id)
             ]
             if kept:
                 self._keeper_counted_on(kept)
             for agent_id in list(pending):
-                result = self._read(agent_id, final=time.monotonic() >= deadline)
+                result = self._read(agent_id, final)
                 if result is not None:
                     outcome[agent_id] = result
                     pending.remove(agent_id)
-            if pending:
-                time.sleep(READ_INTERVAL)
+            return True if not pending else None
+
+        if pending:
+            wait_until(all_read, self.wait_timeout)
         return [outcome[agent_id] for agent_id in agent_ids]
 
     def _keeper_counted_on(self, agent_ids: list[int]) -> None:
-        gone = keeper_gone(self.store, self.keeper)
+        gone = keeper_gone(self.keeper)
         if gone:
             shown = ", ".join(str(agent_id) for agent_id in agent_ids[:10]) + (
                 " ..." if len(agent_ids) > 10 else ""
@@ -120,13 +125,15 @@ class KeptEvents:
 
     def _read(self, agent_id: int, final: bool) -> dict[str, Any] | None:
         """The agent's result, or None while wait_for has not come and the wait is not over."""
-        if not self.store.keep_requested(self.gateway_url, agent_id):
+        if not self.mailbox.keep_requested(self.gateway_url, agent_id):
             return self._not_kept(agent_id)
         if agent_id not in self.renewed:
-            self.store.renew_keep(self.gateway_url, agent_id)  # reading an agent's events uses it: the lease
+            self.mailbox.renew_keep(
+                self.gateway_url, agent_id
+            )  # reading an agent's events uses it: the lease
             self.renewed.add(agent_id)
-        kept = self.store.kept(self.gateway_url, agent_id) or {}
-        events = [event for event in kept.get("events", []) if event.get("received_at", 0) >= self.since]
+        kept = self.mailbox.report(self.gateway_url, agent_id) or KeeperReport()
+        events = [event for event in kept.events if event.get("received_at", 0) >= self.since]
         if self.wait_for and not any(event.get("event_type") == self.wait_for for event in events):
             if not final:
                 return None
@@ -137,22 +144,19 @@ class KeptEvents:
             )
         if self.wanted_types:
             events = [event for event in events if event.get("event_type") in self.wanted_types]
-        alive = bool(kept.get("alive"))
+        alive = kept.alive
         return {
             "changed": False,
             "failed": False,
             "agent_id": agent_id,
             "events": events,
             "session_alive": alive,
-            "session_end_reason": None if alive else kept.get("reason"),
+            "session_end_reason": None if alive else kept.reason,
             # Alive but the keeper's last polls failed: the gateway signs the agent out after 2 minutes of that.
-            "session_problem": kept.get("reason") if alive and kept.get("healthy") is False else None,
-            "recording": kept.get("recording"),
+            "session_problem": kept.reason if alive and kept.healthy is False else None,
+            "recording": kept.recording,
         }
 
 
 def failure(agent_id: int, message: str) -> dict[str, Any]:
     return {"changed": False, "failed": True, "agent_id": agent_id, "msg": message}
-
-
-STORE_ERRORS = (GatewayError, StoreError, schemas.SchemaViolation)

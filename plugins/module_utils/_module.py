@@ -12,7 +12,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import REQUESTS_IMPORT_ERROR
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.schemas import JSONSCHEMA_IMPORT_ERROR
-from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import scrub_result
+from ansible_collections.cec.cc_gateway.plugins.module_utils._results import scrub_result
 
 
 def finite_int_arguments(argument_spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:

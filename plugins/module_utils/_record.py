@@ -8,15 +8,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes as retcodes
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes, schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
     GatewayError,
     RetcodeError,
     now_ms,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, Credentials
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
+    RECORD_FAILED,
+    RECORD_STARTED,
+    remember_ended,
+    task_of,
+)
 
 
 @dataclass
@@ -33,6 +38,10 @@ class RecordRequest(TaskRequest):
     force_login: bool = False
     wait: bool = False
     wait_timeout: float = 30.0
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials(self.password, self.phone_number, self.force_login)
 
     def arguments(self) -> dict[str, Any]:
         """The recording arguments as the JSON Schema sees them."""
@@ -64,12 +73,7 @@ def validate(request: RecordRequest, max_agent_id: int | None = None) -> None:
     schemas.check(request.record_body(), schemas.RECORD_REQUEST, prefix="request.")
 
 
-MAX_ENDED_TASKS = 20
-RECORD_STARTED = "AgentMediaEvent_Record"
-RECORD_FAILED = "AgentMediaEvent_Record_Fail"
-
-
-class RecordingManager(AgentSession):
+class RecordingManager:
     """Reconciles one agent's recording with what the task asks for.
 
     What a task knows of the running recording: no gateway interface reports it. A kept agent's events
@@ -78,11 +82,12 @@ class RecordingManager(AgentSession):
     only from the gateway's refusal to start another (500-011).
     """
 
-    signed_in_again = False
+    def __init__(self, session: AgentSession) -> None:
+        self.session = session
 
     def ensure(self, request: RecordRequest) -> dict[str, Any]:
-        with self.store.locked(self.gateway_url, request.agent_id):
-            self.load(request.guid)
+        with self.session.store.locked(self.session.gateway_url, request.agent_id):
+            self.session.load(request.guid)
             self._merge_kept_recording()
             try:
                 if request.state == "stopped":
@@ -91,7 +96,7 @@ class RecordingManager(AgentSession):
                     return self._ensure_paused(request)
                 return self._ensure_started(request)
             finally:
-                self.persist()
+                self.session.persist()
 
     # -- what is known of the recording
 
@@ -101,29 +106,31 @@ class RecordingManager(AgentSession):
         The keeper may lag behind this collection's own requests: a task it saw start may already have been
         stopped by a task of this collection, so those stopped tasks (kept in the session) win.
         """
-        if self.kept is None:
+        if self.session.kept is None:
             return
-        ended = set(self.kept.get("ended_tasks", [])) | set(self.session.get("ended_tasks", []))
-        recording = self.session.get("recording")
+        ended = set(self.session.kept.ended_tasks) | set(self.session.data.get("ended_tasks", []))
+        recording = self.session.data.get("recording")
         if recording and recording.get("task_id") in ended:
             recording = None
-        seen = self.kept.get("recording")
+        seen = self.session.kept.recording
         if seen and seen.get("task_id") not in ended and not recording:
             recording = {"task_id": seen["task_id"], "file_name": seen.get("file_name"), "paused": False}
         if recording:
-            self.session["recording"] = recording
+            self.session.data["recording"] = recording
         else:
-            self.session.pop("recording", None)
+            self.session.data.pop("recording", None)
 
     def _recording_ended(self) -> None:
         """Forget the running recording, remembering its task as ended for a keeper that lags behind."""
-        task_id = (self.session.pop("recording", None) or {}).get("task_id")
+        task_id = (self.session.data.pop("recording", None) or {}).get("task_id")
         if task_id:
-            self.session["ended_tasks"] = ([*self.session.get("ended_tasks", []), task_id])[-MAX_ENDED_TASKS:]
+            self.session.data["ended_tasks"] = remember_ended(
+                self.session.data.get("ended_tasks", []), task_id
+            )
 
     @property
     def recording(self) -> dict[str, Any] | None:
-        return self.session.get("recording")
+        return self.session.data.get("recording")
 
     def _state_now(self) -> str:
         if not self.recording:
@@ -150,33 +157,23 @@ class RecordingManager(AgentSession):
             "diff": {"before": before, "after": after if changed else before},
         }
         result.update(fields)
-        if self.signed_in_again:
+        if self.session.signed_in_again:
             result["signed_in_again"] = True
             result["message"] += (
-                f" The agent's session had ended ({self.lost_reason or 'the gateway refused its GUID'}); it was "
-                "signed in again" + (" and is kept again." if self.kept_by_keeper else ".")
+                f" The agent's session had ended ({self.session.lost_reason or 'the gateway refused its GUID'}); it was "
+                "signed in again" + (" and is kept again." if self.session.kept_by_keeper else ".")
             )
         result["ansible_facts"] = {
             "cc_gateway_record": {"agent_id": request.agent_id, "task_id": task_id, "state": request.state}
         }
-        if self.warnings:
-            result["warnings"] = list(self.warnings)
+        if self.session.warnings:
+            result["warnings"] = list(self.session.warnings)
         return result
-
-    def _use_live_session(self, request: RecordRequest) -> None:
-        """Drop a session the gateway no longer knows; its recording ended with it."""
-        if self.guid and not self.alive():
-            if self.handed_in and not self.can_sign_in(request.password, request.phone_number):
-                raise GatewayError(
-                    f"The guid given for agent {request.agent_id} no longer opens a session (the agent is signed "
-                    "out or the GUID expired); pass a current guid, or password and phone_number to sign in."
-                )
-            self.forget()
 
     # -- started
 
     def _ensure_started(self, request: RecordRequest) -> dict[str, Any]:
-        self._use_live_session(request)
+        self.session.ensure_live(request.credentials)
         before = self._snapshot()
         if self.recording and self.recording.get("paused"):
             return self._resume(request, before)
@@ -188,26 +185,30 @@ class RecordingManager(AgentSession):
                 message=f"Agent {request.agent_id} is already recording (task {self.recording['task_id']}); "
                 "nothing was sent.",
             )
-        if self.check_mode:
-            how = "use the session" if self.guid else "sign in"
+        if self.session.check_mode:
+            how = "use the session" if self.session.guid else "sign in"
             return self._result(
                 request,
                 True,
                 before,
                 message=f"Check mode: would {how} and start recording for agent {request.agent_id}.",
             )
-        signed_in_now = not self.guid
+        signed_in_now = not self.session.guid
         if signed_in_now:
-            self.sign_in(request.password, request.phone_number, request.force_login)
-            self.signed_in_again = bool(self.lost_reason)
-        return self._start(request, before, may_sign_in_again=not signed_in_now)
+            self.session.sign_in(request.credentials)
+            self.session.signed_in_again = bool(self.session.lost_reason)
+        return self._start(request, before, sign_in_again=None if signed_in_now else request.credentials)
 
     def _start(
-        self, request: RecordRequest, before: dict[str, Any], may_sign_in_again: bool
+        self, request: RecordRequest, before: dict[str, Any], sign_in_again: Credentials | None
     ) -> dict[str, Any]:
         started_at = now_ms()
         try:
-            task_id = self.refusable(lambda: self.client.start_recording(request.record_body()))
+            # A session lost before the start (the gateway refused it, so nothing started) is signed in again
+            # once; a kept agent is kept again on the new session.
+            task_id = self.session.send(
+                lambda: self.session.client.start_recording(request.record_body()), sign_in_again
+            )
         except RetcodeError as exc:
             if exc.retcode == retcodes.ALREADY_RECORDING:
                 return self._result(
@@ -218,20 +219,8 @@ class RecordingManager(AgentSession):
                     message=f"{exc}; no second recording was started. This collection did not start it, "
                     "so its task id is unknown.",
                 )
-            if (
-                exc.retcode in retcodes.SESSION_LOST
-                and may_sign_in_again
-                and self.can_sign_in(request.password, request.phone_number)
-                and not self.alive(ask_gateway=True)
-            ):
-                # The session is gone (000-003 also means "self-recording is off", hence the status check);
-                # the gateway refused before starting anything, so one retry on a fresh session is safe. A kept
-                # agent is kept again on the new session.
-                self.sign_in(request.password, request.phone_number, request.force_login)
-                self.signed_in_again = True
-                return self._start(request, before, may_sign_in_again=False)
             raise
-        self.session["recording"] = {
+        self.session.data["recording"] = {
             "task_id": task_id,
             "file_name": request.file_name or None,
             "record_mode": request.record_mode,
@@ -249,14 +238,9 @@ class RecordingManager(AgentSession):
         """Wait for the gateway's event that the recording really started (or failed to)."""
 
         def about_this_task(event: dict[str, Any]) -> bool:
-            content = event.get("content")
-            return (
-                event.get("event_type") in (RECORD_STARTED, RECORD_FAILED)
-                and isinstance(content, dict)
-                and str(content.get("taskId")) == task_id
-            )
+            return event.get("event_type") in (RECORD_STARTED, RECORD_FAILED) and task_of(event) == task_id
 
-        event = self.wait_for_event(about_this_task, request.wait_timeout, since_ms - 1000)
+        event = self.session.wait_for_event(about_this_task, request.wait_timeout, since_ms - 1000)
         if event is None:
             raise GatewayError(
                 f"The gateway accepted recording task {task_id} for agent {request.agent_id}, but no "
@@ -265,19 +249,19 @@ class RecordingManager(AgentSession):
             )
         content = event.get("content") or {}
         if event["event_type"] == RECORD_FAILED:
-            self.session.pop("recording", None)
+            self.session.data.pop("recording", None)
             raise GatewayError(
                 f"{RECORD_FAILED}: the gateway could not record task {task_id} for agent {request.agent_id}"
                 f" (file {content.get('fileName') or 'unnamed'}); nothing is recording."
             )
         if content.get("fileName"):
-            self.session["recording"]["file_name"] = content["fileName"]
+            self.session.data["recording"]["file_name"] = content["fileName"]
 
     def _resume(self, request: RecordRequest, before: dict[str, Any]) -> dict[str, Any]:
         task_id = self.recording["task_id"]
-        if self.check_mode:
+        if self.session.check_mode:
             return self._result(request, True, before, message=f"Check mode: would resume task {task_id}.")
-        self.refusable(self.client.resume_recording)
+        self.session.send(self.session.client.resume_recording)
         self.recording["paused"] = False
         return self._result(
             request, True, before, retcode=retcodes.SUCCESS, message=f"Recording resumed (task {task_id})."
@@ -286,26 +270,26 @@ class RecordingManager(AgentSession):
     # -- paused
 
     def _ensure_paused(self, request: RecordRequest) -> dict[str, Any]:
-        self._use_live_session(request)
+        self.session.ensure_live(request.credentials)
         before = self._snapshot()
         if self.recording and self.recording.get("paused"):
             return self._result(
                 request, False, before, message=f"Task {self.recording['task_id']} is already paused."
             )
-        if not self.guid:
+        if not self.session.guid:
             raise GatewayError(
                 f"Agent {request.agent_id} has no session known to this collection, so it has no recording to pause."
             )
-        if self.check_mode:
+        if self.session.check_mode:
             return self._result(
                 request,
                 True,
                 before,
                 message=f"Check mode: would pause the recording of agent {request.agent_id}.",
             )
-        self.refusable(self.client.pause_recording)
+        self.session.send(self.session.client.pause_recording)
         if not self.recording:
-            self.session["recording"] = {"task_id": None, "file_name": None}
+            self.session.data["recording"] = {"task_id": None, "file_name": None}
         self.recording["paused"] = True
         return self._result(request, True, before, retcode=retcodes.SUCCESS, message="Recording paused.")
 
@@ -314,28 +298,28 @@ class RecordingManager(AgentSession):
     def _ensure_stopped(self, request: RecordRequest) -> dict[str, Any]:
         before = self._snapshot()
         known_task = (self.recording or {}).get("task_id")
-        if not self.guid:
-            if self.lost_reason:
+        if not self.session.guid:
+            if self.session.lost_reason:
                 return self._result(
                     request,
                     False,
                     before,
-                    message=f"The session ended ({self.lost_reason}); nothing records.",
+                    message=f"The session ended ({self.session.lost_reason}); nothing records.",
                 )
-            self.warnings.append(
+            self.session.warnings.append(
                 f"No session of agent {request.agent_id} is known to this collection (no guid given, none stored), "
                 "so the gateway was not asked. Pass guid to stop a recording started by another session."
             )
             return self._result(request, False, before, message="No session known; nothing to stop.")
-        if self.kept is not None and not self.recording:
+        if self.session.kept is not None and not self.recording:
             return self._result(
                 request,
                 False,
                 before,
                 message="The kept session's events show no recording; nothing was sent.",
             )
-        if self.check_mode:
-            would_change = bool(self.recording) or self.handed_in
+        if self.session.check_mode:
+            would_change = bool(self.recording) or self.session.handed_in
             return self._result(
                 request,
                 would_change,
@@ -346,10 +330,10 @@ class RecordingManager(AgentSession):
                 else "Check mode: no recording known; nothing would be sent.",
             )
         try:
-            self.refusable(self.client.stop_recording)
+            self.session.send(self.session.client.stop_recording)
         except RetcodeError as exc:
             if exc.retcode in retcodes.SESSION_LOST:
-                self.forget()
+                self.session.forget()
                 return self._result(
                     request,
                     False,

@@ -191,20 +191,18 @@ recording:
   sample: {"task_id": "5086", "file_name": "Y:\\1\\5\\20261125\\186\\0301021.V3", "since": 1764041000123}
 """
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import STORE_ERRORS, event_info
+from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import event_info
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
 from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
     ONE_AGENT_OR_MANY,
     event_info_spec,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._results import outcome_of
 
 
 def main() -> None:
     module = CCGatewayModule(argument_spec=event_info_spec(), supports_check_mode=True, **ONE_AGENT_OR_MANY)
-    try:
-        result = event_info(module.params)
-    except STORE_ERRORS as exc:
-        module.fail_json(msg=str(exc), agent_id=module.params["agent_id"])
+    result = outcome_of(lambda: event_info(module.params), agent_id=module.params["agent_id"])
     if result.pop("failed", False):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -11,17 +11,16 @@ users whose gateway is reachable only from a remote host.
 from __future__ import annotations
 
 import os
-import traceback
 from typing import Any, ClassVar
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
-from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import scrub_result
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import (
     finite_int_arguments,
     named_validation_message,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._results import outcome_of, scrub_result
 
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
 
@@ -71,17 +70,9 @@ class ControllerAction(ActionBase):
                 f"{missing} must be installed in the Python that runs ansible-playbook "
                 "(pip install -r requirements.txt of cec.cc_gateway)."
             )
-        try:
-            outcome = self.run_here(
-                params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)
-            )
-        except Exception as exc:  # a bug: a sentence, as the shipped module would fail, never a secret
-            outcome = {
-                "failed": True,
-                "changed": False,
-                "msg": f"Unexpected {type(exc).__name__}: {exc}",
-                "exception": traceback.format_exc(),
-            }
+        outcome = outcome_of(
+            lambda: self.run_here(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
+        )
         result.update(module_result(outcome, params, no_log_values))
         return result
 

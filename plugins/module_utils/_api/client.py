@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async, http_sync, route
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes as retcodes
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import (
+    http_async,
+    http_sync,
+    retcodes,
+    route,
+    schemas,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import (
     GatewayError,
     ResponseShapeError,
@@ -20,7 +24,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import 
     TransportError,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync import REQUESTS_IMPORT_ERROR
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import API_ROOT, Route
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import API_ROOT, Route, gateway_base
 
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 GUID_PREFIX = "JSESSIONID="
@@ -43,11 +47,11 @@ class ConnectionSettings:
 
     @property
     def base_url(self) -> str:
-        return self.gateway_url.strip().rstrip("/") + API_ROOT
+        return route.gateway_base(self.gateway_url) + API_ROOT
 
     @property
     def plain_http(self) -> bool:
-        return self.gateway_url.strip().lower().startswith("http://")
+        return route.plain_http(self.gateway_url)
 
     def route(self) -> Route:
         """Proxies, trust and client certificate as requests resolves them, with absolute paths."""
@@ -95,7 +99,7 @@ def describe_failure(
     failure: TransportError, gateway_url: str, target: str, route: Route, timeout: float
 ) -> str:
     """The sentence for a failed exchange: each kind of failure its own, so users look in the right place."""
-    gateway = gateway_url.strip().rstrip("/")
+    gateway = gateway_base(gateway_url)
     kind = failure.kind
     reason = failure.reason
     if kind == "certificate":

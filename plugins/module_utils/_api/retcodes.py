@@ -9,6 +9,8 @@ SUCCESS = "0"
 # Codes that mean "this GUID no longer opens a session": sign in again when credentials are at hand.
 SESSION_LOST = frozenset({"100-006", "000-003"})
 ALREADY_SIGNED_IN = "100-002"
+# A GUID the gateway does not know (any more); also "self-recording is off" on a start.
+STALE_GUID = "000-003"
 ALREADY_RECORDING = "500-011"
 NO_RECORDING_TASK = "100-007"
 CANNOT_PAUSE = "500-004"

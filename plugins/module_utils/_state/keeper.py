@@ -14,14 +14,7 @@ holds polls (about 10 s) that is one open poll per agent; against one that answe
 AGENT_POLL_WAIT_FLAG=OFF) at most about 2 polls per second per idle agent.
 
 The modules start it (see keeper_process.py) from a copy of its sources in the store, with the interpreter
-that runs them. Files in the store directory, per agent (<stem> = what the session store names the agent):
-  <stem>.keep.json  written by the modules: keep this agent (its route, timeout, a generation number);
-                    removing it releases the agent
-  <stem>.json       the session file of the modules: the GUID and cookies the keeper starts from
-  <stem>.kept.json  written by the keeper: current GUID, alive or why not, healthy or the last error, events,
-                    recording state
-and for the keeper itself keeper.lock (held while it runs), keeper.json (pid, version, heartbeat),
-keeper.stop (a module's request to exit when idle) and keeper.log.
+that runs them. What it reads and writes in the store is keeper_protocol.py's.
 """
 
 from __future__ import annotations
@@ -31,7 +24,6 @@ import asyncio
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import resource
 import signal
@@ -53,8 +45,8 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async imp
     aiohttp_missing,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.retcodes import SESSION_LOST
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route
-from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route, gateway_base
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     KEEP_SUFFIX,
     KEEPER_LEGACY_PID_FILE,
     KEEPER_LOCK_FILE,
@@ -62,6 +54,11 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import
     KEEPER_STATUS_FILE,
     KEEPER_STOP_FILE,
     KEPT_SUFFIX,
+    SESSION_ENDED,
+    KeeperReport,
+    KeepRequest,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     StoreError,
     check_directory,
     open_directory,
@@ -76,14 +73,8 @@ MAX_BACKOFF = 10.0
 REFRESH_INTERVAL = 10.0
 HEARTBEAT_INTERVAL = 2.0
 LOG_REPEAT = 60.0
-MAX_EVENTS = 500
-MAX_ENDED_TASKS = 200
 TLS_READ_BUFFER = 16 * 1024
 # Events that end what they are about: the recording, or the whole session.
-RECORD_STARTED = "AgentMediaEvent_Record"
-RECORD_FAILED = "AgentMediaEvent_Record_Fail"
-RECORD_STOPPED = "AgentMediaEvent_StopRecordDone"
-SESSION_ENDED = "AgentOther_ShutdownService"
 # Answers to the lease's stop and sign-out that mean there was nothing to end.
 NOTHING_TO_STOP = frozenset({"100-007"})
 ALREADY_SIGNED_OUT = frozenset({"100-006", "100-008"})
@@ -94,12 +85,6 @@ def log(text: str) -> None:
     sys.stdout.flush()
 
 
-def lease_of(request: dict[str, Any]) -> float:
-    """The keep request's lease in seconds; 0 for none."""
-    lease = request.get("lease")
-    return float(lease) if isinstance(lease, (int, float)) and 0 < lease < float("inf") else 0.0
-
-
 def exists(name: str, dir_fd: int) -> bool:
     try:
         os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -108,15 +93,16 @@ def exists(name: str, dir_fd: int) -> bool:
     return True
 
 
-def route_of(request: dict[str, Any]) -> Route:
+def route_of(request: KeepRequest) -> Route:
     """The route a keep request names; a request of collection 1.0.0 has none (it used no proxy)."""
-    if isinstance(request.get("route"), dict):
-        return Route.from_dict(request["route"])
-    verify: Any = (request.get("ca_path") or True) if request.get("validate_certs", True) else False
-    cert: Any = request.get("client_cert")
-    if cert and request.get("client_key"):
-        cert = (cert, request["client_key"])
-    return Route(str(request["gateway_url"]).strip().rstrip("/"), (), verify, cert)
+    if request.route is not None:
+        return Route.from_dict(request.route)
+    legacy = request.legacy
+    verify: Any = (legacy.get("ca_path") or True) if legacy.get("validate_certs", True) else False
+    cert: Any = legacy.get("client_cert")
+    if cert and legacy.get("client_key"):
+        cert = (cert, legacy["client_key"])
+    return Route(gateway_base(request.gateway_url), (), verify, cert)
 
 
 class ReportWriter:
@@ -164,41 +150,38 @@ class ReportWriter:
 class KeptAgent:
     """Polls one agent's events in an asyncio task of its own for as long as its keep request stands."""
 
-    def __init__(self, keeper: Keeper, stem: str, request: dict[str, Any], renewed_at: float) -> None:
+    def __init__(self, keeper: Keeper, stem: str, request: KeepRequest) -> None:
         """stem: the agent's file names in the store without their suffix."""
         self.keeper = keeper
         self.stem = stem
         self.request = request
-        self.generation = request.get("generation")
-        self.agent_id = int(request["agent_id"])
-        self.lease = lease_of(request)
-        self.renewed_at = renewed_at
+        self.generation = request.generation
+        self.agent_id = request.agent_id
+        self.lease = request.lease
+        self.renewed_at = request.renewed_at
         self.stopping = False
         self.leaving = False
         session = read_json(stem + ".json", keeper.dir_fd) or {}
-        previous = read_json(stem + KEPT_SUFFIX, keeper.dir_fd) or {}
-        same_session = previous.get("generation") == self.generation and previous.get("alive")
-        guid = previous.get("guid") if same_session and previous.get("guid") else session.get("guid")
+        previous = KeeperReport.from_dict(read_json(stem + KEPT_SUFFIX, keeper.dir_fd))
+        if previous is None or not previous.about(self.generation) or not previous.alive:
+            previous = KeeperReport()  # another session's: nothing of it carries over
+        guid = previous.guid or session.get("guid")
         if not sane_guid(guid):
             raise StoreError("the session file holds no usable GUID")
-        self.state: dict[str, Any] = {
-            "agent_id": self.agent_id,
-            "gateway_url": request["gateway_url"],
-            "generation": self.generation,
-            "guid": guid,
-            "lease": self.lease,
-            "alive": True,
-            "healthy": True,
-            "reason": None,
-            "failures": 0,
-            "kept_since": now_ms(),
-            "last_poll_at": None,
-            "polls": 0,
-            "guid_rotations": previous.get("guid_rotations", 0) if same_session else 0,
-            "events": previous.get("events", []) if same_session else [],
-            "recording": previous.get("recording") if same_session else None,
-            "ended_tasks": previous.get("ended_tasks", []) if same_session else [],
-        }
+        self.state = KeeperReport(
+            agent_id=self.agent_id,
+            gateway_url=request.gateway_url,
+            generation=self.generation,
+            guid=guid,
+            lease=self.lease,
+            alive=True,
+            healthy=True,
+            kept_since=now_ms(),
+            guid_rotations=previous.guid_rotations,
+            events=previous.events,
+            recording=previous.recording,
+            ended_tasks=previous.ended_tasks,
+        )
         self.cookies = session.get("cookies", [])
         self.saved_at = 0.0
         self.logged_at = 0.0
@@ -208,71 +191,54 @@ class KeptAgent:
 
     @property
     def ended(self) -> bool:
-        return not self.state["alive"]
+        return not self.state.alive
 
     def save(self) -> None:
         if self.stopping or not exists(self.stem + KEEP_SUFFIX, self.keeper.dir_fd):
             return  # released or superseded: the modules own the agent's files now
-        self.state["updated_at"] = now_ms()
-        self.keeper.writer.put(self.stem, json.dumps(self.state))
+        self.state.updated_at = now_ms()
+        self.keeper.writer.put(self.stem, self.state.to_json())
         self.saved_at = time.monotonic()
 
     def end(self, reason: str) -> None:
-        self.state.update(alive=False, healthy=False, reason=reason, recording=None)
+        self.state.alive = self.state.healthy = False
+        self.state.reason = reason
+        self.state.recording = None
         self.save()
         log(f"agent {self.agent_id}: session over: {reason}")
 
     def note(self, text: str) -> None:
         """Log a failure once, then at most once a minute while it goes on."""
         now = time.monotonic()
-        if now - self.logged_at >= LOG_REPEAT or self.state["failures"] <= 1:
+        if now - self.logged_at >= LOG_REPEAT or self.state.failures <= 1:
             log(f"agent {self.agent_id}: {text}")
             self.logged_at = now
-
-    def take_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event_type")
-        content = event.get("content")
-        self.state["events"].append(event)
-        del self.state["events"][:-MAX_EVENTS]
-        task_id = str(content.get("taskId")) if isinstance(content, dict) and "taskId" in content else None
-        if kind == RECORD_STARTED and task_id:
-            self.state["recording"] = {
-                "task_id": task_id,
-                "file_name": content.get("fileName"),
-                "since": now_ms(),
-            }
-        elif kind in (RECORD_FAILED, RECORD_STOPPED) and task_id:
-            self.state["ended_tasks"] = (self.state["ended_tasks"] + [task_id])[-MAX_ENDED_TASKS:]
-            if (self.state["recording"] or {}).get("task_id") == task_id:
-                self.state["recording"] = None
 
     # -- polling
 
     def _client(self) -> GatewayClient:
-        settings = ConnectionSettings(
-            gateway_url=str(self.request["gateway_url"]), timeout=float(self.request.get("timeout") or 30)
-        )
+        settings = ConnectionSettings(gateway_url=self.request.gateway_url, timeout=self.request.timeout)
         client = GatewayClient(settings, self.agent_id, route=route_of(self.request), sync=False)
-        client.guid = self.state["guid"]
+        client.guid = self.state.guid
         client.import_cookies(self.cookies)
         return client
 
     def polled(self, client: GatewayClient, event: dict[str, Any] | None) -> float | None:
         """Take one poll's answer; the pause before the next poll, None when the session is over."""
         state = self.state
-        state["polls"] += 1
-        state["last_poll_at"] = now_ms()
+        state.polls += 1
+        state.last_poll_at = now_ms()
         changed = False
-        if not state["healthy"]:
-            log(f"agent {self.agent_id}: polling again after {state['failures']} failures")
-            state.update(healthy=True, reason=None, failures=0)
+        if not state.healthy:
+            log(f"agent {self.agent_id}: polling again after {state.failures} failures")
+            state.healthy, state.reason, state.failures = True, None, 0
             changed = True
-        if client.guid and client.guid != state["guid"]:
-            state["guid"] = client.guid
-            state["guid_rotations"] += 1
+        if client.guid and client.guid != state.guid:
+            state.guid = client.guid
+            state.guid_rotations += 1
             changed = True
         if event is not None:
-            self.take_event(event)
+            state.take_event(event)
             if event.get("event_type") == SESSION_ENDED:
                 self.end(f"{SESSION_ENDED}: the agent was signed out")
                 return None
@@ -285,19 +251,19 @@ class KeptAgent:
 
     def failed(self, error: BaseException) -> float:
         state = self.state
-        state["failures"] += 1
+        state.failures += 1
         text = str(error) or type(error).__name__
         if not isinstance(error, GatewayError):
             text = f"{type(error).__name__}: {text}"
         if (isinstance(error, OSError) and error.errno == errno.EMFILE) or "Too many open files" in text:
             text = f"the keeper is out of file descriptors (limit {open_file_limit()}): {text}"
-        reason_changed = state["reason"] != text
-        state.update(healthy=False, reason=text)
-        self.note(f"poll failed ({state['failures']} in a row): {text}")
+        reason_changed = state.reason != text
+        state.healthy, state.reason = False, text
+        self.note(f"poll failed ({state.failures} in a row): {text}")
         if reason_changed or time.monotonic() - self.saved_at > REFRESH_INTERVAL:
             self.save()
         # Back off, but poll again well inside the gateway's 2-minute heartbeat limit.
-        return min(FIRST_BACKOFF * 2 ** (state["failures"] - 1), MAX_BACKOFF)
+        return min(FIRST_BACKOFF * 2 ** (state.failures - 1), MAX_BACKOFF)
 
     async def run(self) -> None:
         try:
@@ -325,7 +291,7 @@ class KeptAgent:
                 if pause:
                     await asyncio.sleep(pause)
         finally:
-            if self.keeper.running and not self.stopping and not self.leaving and self.state["alive"]:
+            if self.keeper.running and not self.stopping and not self.leaving and self.state.alive:
                 self.end("the keeper stopped following this agent unexpectedly; see keeper.log")
 
     def start(self) -> None:
@@ -340,10 +306,7 @@ class KeptAgent:
 
     def lease_over(self, now: float) -> bool:
         return (
-            bool(self.lease)
-            and not self.leaving
-            and self.state["alive"]
-            and now > self.renewed_at + self.lease
+            bool(self.lease) and not self.leaving and self.state.alive and now > self.renewed_at + self.lease
         )
 
     def try_end_lease(self) -> bool:
@@ -443,7 +406,7 @@ class Keeper:
         self.running = True
         self.wake = asyncio.Event()
         self.agents: dict[str, KeptAgent] = {}
-        self.parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+        self.parsed: dict[str, tuple[tuple[int, int, int], KeepRequest | None]] = {}
         self.transports: dict[Route, AsyncTransport] = {}
         self.dir_fd = open_directory(directory)
         # Agents whose session ended under a keep request of this generation: not kept again.
@@ -458,12 +421,12 @@ class Keeper:
             self.transports[route] = AsyncTransport(route)
         return self.transports[route]
 
-    def keep_requests(self) -> dict[str, dict[str, Any]]:
+    def keep_requests(self) -> dict[str, KeepRequest]:
         """The keep requests in the directory; a file is parsed again only when it was rewritten.
 
-        Only regular files count; each request gets "renewed_at", its file's modification time (the lease)."""
+        Only regular files count; each request's renewed_at is its file's modification time (the lease)."""
         found = {}
-        seen: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+        seen: dict[str, tuple[tuple[int, int, int], KeepRequest | None]] = {}
         with os.scandir(self.dir_fd) as entries:
             for entry in entries:
                 if not entry.name.endswith(KEEP_SUFFIX):
@@ -476,34 +439,35 @@ class Keeper:
                     continue
                 signature = (info.st_ino, info.st_mtime_ns, info.st_size)
                 cached = self.parsed.get(entry.name)
-                request = (
-                    cached[1] if cached and cached[0] == signature else read_json(entry.name, self.dir_fd)
-                )
+                if cached and cached[0] == signature:
+                    request = cached[1]
+                else:
+                    request = KeepRequest.from_dict(read_json(entry.name, self.dir_fd), info.st_mtime)
                 seen[entry.name] = (signature, request)
-                if request and "agent_id" in request and "gateway_url" in request:
-                    found[entry.name[: -len(KEEP_SUFFIX)]] = dict(request, renewed_at=info.st_mtime)
+                if request is not None:
+                    found[entry.name[: -len(KEEP_SUFFIX)]] = request
         self.parsed = seen
         return found
 
-    def _ended_before(self, stem: str, request: dict[str, Any]) -> bool:
+    def _ended_before(self, stem: str, request: KeepRequest) -> bool:
         """Whether this keep request's session ended already (under this keeper or one before it)."""
-        generation = request.get("generation")
+        generation = request.generation
         if self.ended.get(stem, object()) == generation:
             return True
-        report = read_json(stem + KEPT_SUFFIX, self.dir_fd) or {}
-        if report.get("generation") == generation and report.get("alive") is False:
+        report = KeeperReport.from_dict(read_json(stem + KEPT_SUFFIX, self.dir_fd))
+        if report is not None and report.ended_session(generation):
             self.ended[stem] = generation
             return True
         return False
 
-    def reconcile(self) -> dict[str, dict[str, Any]]:
+    def reconcile(self) -> dict[str, KeepRequest]:
         wanted = self.keep_requests()
         now = time.time()
         for stem, agent in list(self.agents.items()):
             request = wanted.get(stem)
-            if request is not None and request.get("generation") == agent.generation:
-                agent.renewed_at = max(agent.renewed_at, request["renewed_at"])
-                agent.lease = agent.state["lease"] = lease_of(request)  # a task may give a new lease
+            if request is not None and request.generation == agent.generation:
+                agent.renewed_at = max(agent.renewed_at, request.renewed_at)
+                agent.lease = agent.state.lease = request.lease  # a task may give a new lease
                 if agent.lease_over(now) and agent.try_end_lease():
                     log(
                         f"agent {agent.agent_id}: keepalive_lease of {agent.lease:g} s ran out; ending its session"
@@ -521,28 +485,23 @@ class Keeper:
             if stem in self.agents or self._ended_before(stem, request):
                 continue
             try:
-                agent = KeptAgent(self, stem, request, request["renewed_at"])
+                agent = KeptAgent(self, stem, request)
                 agent.start()
             except Exception as exc:  # this agent cannot be kept; the others go on
                 log(f"cannot keep {os.path.basename(stem)}: {type(exc).__name__}: {exc}")
-                self.ended[stem] = request.get("generation")
+                self.ended[stem] = request.generation
+                report = KeeperReport(
+                    agent_id=request.agent_id,
+                    gateway_url=request.gateway_url,
+                    generation=request.generation,
+                    reason=f"the keeper could not keep this agent: {type(exc).__name__}: {exc}",
+                    updated_at=now_ms(),
+                )
                 with contextlib.suppress(OSError):
-                    write_file(
-                        stem + KEPT_SUFFIX,
-                        {
-                            "agent_id": request.get("agent_id"),
-                            "generation": request.get("generation"),
-                            "alive": False,
-                            "healthy": False,
-                            "reason": f"the keeper could not keep this agent: {type(exc).__name__}: {exc}",
-                            "events": [],
-                            "updated_at": now_ms(),
-                        },
-                        dir_fd=self.dir_fd,
-                    )
+                    write_file(stem + KEPT_SUFFIX, report.to_json(), text=True, dir_fd=self.dir_fd)
                 continue
             self.agents[stem] = agent
-            log(f"keeping agent {agent.agent_id} of {request['gateway_url']}")
+            log(f"keeping agent {agent.agent_id} of {request.gateway_url}")
         return wanted
 
     def heartbeat(self, force: bool = False) -> None:
@@ -555,7 +514,7 @@ class Keeper:
             "started_at": self.started_at,
             "heartbeat_at": time.time(),
             "agents": len(self.agents),
-            "unhealthy": sum(1 for agent in self.agents.values() if not agent.state["healthy"]),
+            "unhealthy": sum(1 for agent in self.agents.values() if not agent.state.healthy),
         }
         try:
             write_file(KEEPER_STATUS_FILE, status, dir_fd=self.dir_fd)
@@ -619,14 +578,14 @@ class Keeper:
         """The agent's lock (the modules' <stem>.lock), taken without waiting; None while a task holds it."""
         return self.lock_if_free(stem + ".lock")
 
-    def active(self, wanted: dict[str, dict[str, Any]]) -> bool:
+    def active(self, wanted: dict[str, KeepRequest]) -> bool:
         """Whether any keep request still has a session to keep (ended ones wait for the modules)."""
         for stem, request in wanted.items():
             agent = self.agents.get(stem)
-            if agent is not None and agent.generation == request.get("generation"):
+            if agent is not None and agent.generation == request.generation:
                 if not agent.ended:
                     return True
-            elif self.ended.get(stem, object()) != request.get("generation"):
+            elif self.ended.get(stem, object()) != request.generation:
                 return True
         return False
 

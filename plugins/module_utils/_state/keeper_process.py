@@ -28,13 +28,15 @@ from dataclasses import dataclass
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import KeeperError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
-from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     KEEPER_LEGACY_PID_FILE,
     KEEPER_LOCK_FILE,
     KEEPER_LOG_FILE,
     KEEPER_START_LOCK_FILE,
     KEEPER_STATUS_FILE,
     KEEPER_STOP_FILE,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
     StoreError,
     read_json,

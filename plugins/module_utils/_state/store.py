@@ -5,8 +5,8 @@
 One JSON file per gateway and agent, in a directory only its owner may read. A file is never seen half
 written nor missing: it is written under a new temporary name (created exclusively, owner-only, never through
 a symlink) and renamed over the old one. An exclusive lock per agent keeps two tasks from acting on one
-agent at once; readers take it too. The session keeper (keeper.py) shares the directory, its file names and
-write_file.
+agent at once; readers take it too. The session keeper shares the directory; the files it exchanges with
+the modules are keeper_protocol.py's.
 """
 
 from __future__ import annotations
@@ -23,19 +23,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import StoreError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import gateway_key
 
 ENV_DIRECTORY = "CC_GATEWAY_SESSION_DIR"
-KEEP_SUFFIX = ".keep.json"
-KEPT_SUFFIX = ".kept.json"
-# The session keeper's own files in the store.
-KEEPER_LOCK_FILE = "keeper.lock"
-KEEPER_START_LOCK_FILE = "keeper.start.lock"
-KEEPER_STATUS_FILE = "keeper.json"
-KEEPER_STOP_FILE = "keeper.stop"
-KEEPER_LOG_FILE = "keeper.log"
-KEEPER_LEGACY_PID_FILE = "keeper.pid"  # written by the keeper of collection 1.0.0
 
 
 # A store file is a few kilobytes (a kept agent's report: at most 500 events); anything larger is not ours.
@@ -54,10 +46,6 @@ def default_directory() -> str:
         return os.path.expanduser(configured)
     cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache_home, "cec.cc_gateway", "sessions")
-
-
-def normalise_gateway(gateway_url: str) -> str:
-    return gateway_url.strip().rstrip("/").lower()
 
 
 def sane_guid(value: Any) -> bool:
@@ -258,15 +246,15 @@ class SessionStore:
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
 
-    def _stem(self, gateway_url: str, agent_id: int) -> str:
-        digest = hashlib.sha256(normalise_gateway(gateway_url).encode("utf-8")).hexdigest()[:16]
+    def stem(self, gateway_url: str, agent_id: int) -> str:
+        digest = hashlib.sha256(gateway_key(gateway_url).encode("utf-8")).hexdigest()[:16]
         return os.path.join(self.directory, f"{digest}-{int(agent_id)}")
 
     @contextlib.contextmanager
     def locked(self, gateway_url: str, agent_id: int) -> Iterator[None]:
         """Hold the agent's lock: tasks for the same agent on this machine run one after another."""
         self.ensure_directory()
-        fd = take_lock(self._stem(gateway_url, agent_id) + ".lock", AGENT_LOCK_WAIT, f"Agent {agent_id}")
+        fd = take_lock(self.stem(gateway_url, agent_id) + ".lock", AGENT_LOCK_WAIT, f"Agent {agent_id}")
         try:
             yield
         finally:
@@ -274,7 +262,7 @@ class SessionStore:
             os.close(fd)
 
     def load(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
-        path = self._stem(gateway_url, agent_id) + ".json"
+        path = self.stem(gateway_url, agent_id) + ".json"
         try:
             data = json.loads(read_file(path))
         except FileNotFoundError:
@@ -292,87 +280,10 @@ class SessionStore:
 
     def save(self, gateway_url: str, agent_id: int, session: dict[str, Any]) -> None:
         self.ensure_directory()
-        record = dict(session, gateway_url=normalise_gateway(gateway_url), agent_id=int(agent_id))
+        record = dict(session, gateway_url=gateway_key(gateway_url), agent_id=int(agent_id))
         record["updated_at"] = time.time()
-        write_file(self._stem(gateway_url, agent_id) + ".json", record)
+        write_file(self.stem(gateway_url, agent_id) + ".json", record)
 
     def delete(self, gateway_url: str, agent_id: int) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._stem(gateway_url, agent_id) + ".json")
-
-    # -- what the session keeper (see keeper.py) is asked to keep, and what it reports
-
-    def request_keep(self, gateway_url: str, agent_id: int, connection: dict[str, Any]) -> None:
-        """Ask the keeper to keep this agent's session; a new generation makes it start over from the session file."""
-        self.ensure_directory()
-        request = dict(connection, gateway_url=gateway_url, agent_id=int(agent_id), generation=time.time_ns())
-        write_file(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, request)
-
-    def keep_request(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
-        return read_json(self._stem(gateway_url, agent_id) + KEEP_SUFFIX)
-
-    def keep_generation(self, gateway_url: str, agent_id: int) -> int | None:
-        """The generation of the agent's keep request (the keeper reports it back), None when not kept."""
-        return (self.keep_request(gateway_url, agent_id) or {}).get("generation")
-
-    def update_keep(self, gateway_url: str, agent_id: int, **fields: Any) -> bool:
-        """Change fields of the agent's keep request (its lease), keeping its generation; whether it changed."""
-        request = self.keep_request(gateway_url, agent_id)
-        if request is None or all(request.get(key) == value for key, value in fields.items()):
-            return False
-        write_file(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, dict(request, **fields))
-        return True
-
-    def keep_requested(self, gateway_url: str, agent_id: int) -> bool:
-        try:
-            return stat.S_ISREG(os.lstat(self._stem(gateway_url, agent_id) + KEEP_SUFFIX).st_mode)
-        except FileNotFoundError:
-            return False
-
-    def renew_keep(self, gateway_url: str, agent_id: int) -> None:
-        """Renew the agent's keepalive lease: the keeper counts it from the keep request's modification time."""
-        with contextlib.suppress(FileNotFoundError):
-            os.utime(self._stem(gateway_url, agent_id) + KEEP_SUFFIX, follow_symlinks=False)
-
-    def release(self, gateway_url: str, agent_id: int) -> None:
-        for suffix in (KEEP_SUFFIX, KEPT_SUFFIX):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._stem(gateway_url, agent_id) + suffix)
-
-    def kept(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
-        """What the keeper last wrote about the agent: guid, alive, reason, events, recording."""
-        report = read_json(self._stem(gateway_url, agent_id) + KEPT_SUFFIX)
-        if report is not None and report.get("guid") is not None and not sane_guid(report["guid"]):
-            report["guid"] = None
-        return report
-
-    def kept_ended(self, gateway_url: str, agent_id: int) -> dict[str, Any] | None:
-        """The keeper's report when it says the session of the agent's current keep request ended, else None:
-        such a report stands whether or not the keeper still runs."""
-        report = self.kept(gateway_url, agent_id)
-        if (
-            report
-            and report.get("alive") is False
-            and report.get("generation") == self.keep_generation(gateway_url, agent_id)
-        ):
-            return report
-        return None
-
-    def kept_agent_ids(self, gateway_url: str) -> list[int]:
-        """The agents of this gateway that the store keeps (has keep requests for), in order."""
-        gateway = normalise_gateway(gateway_url)
-        found = []
-        for name in sorted(os.listdir(self.directory)):
-            if name.endswith(KEEP_SUFFIX):
-                request = read_json(self.path(name)) or {}
-                if normalise_gateway(str(request.get("gateway_url", ""))) == gateway and isinstance(
-                    request.get("agent_id"), int
-                ):
-                    found.append(request["agent_id"])
-        return sorted(set(found))
-
-    def kept_agents(self) -> int:
-        try:
-            return sum(1 for name in os.listdir(self.directory) if name.endswith(KEEP_SUFFIX))
-        except FileNotFoundError:
-            return 0
+            os.unlink(self.stem(gateway_url, agent_id) + ".json")

@@ -27,6 +27,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._record import (
     RecordRequest,
     validate,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import SessionStore
 from ansible_collections.cec.cc_gateway.plugins.modules import cc_gateway_record, cc_gateway_session
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.fuzz_settings import FUZZ
@@ -174,7 +175,9 @@ def test_the_manager_flow_sends_nothing_for_invalid_arguments(gateway, arguments
     request = _request(arguments, password="Demo-1234", phone_number="70186")
     with tempfile.TemporaryDirectory() as directory:
         client = GatewayClient(ConnectionSettings(gateway_url=gateway.url, timeout=5), request.agent_id)
-        manager = RecordingManager(client, SessionStore(directory), gateway.url, check_mode=False)
+        manager = RecordingManager(
+            AgentSession(client, SessionStore(directory), gateway.url, check_mode=False)
+        )
         try:
             validate(request)
         except SchemaViolation:

@@ -18,12 +18,19 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route a
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper as keeper_module
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper_process as process_module
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
-from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     KEEPER_LOG_FILE,
+    KeeperMailbox,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
     StoreError,
     read_json,
     write_file,
+)
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.keeper_files import (
+    kept_report,
+    request_keep,
 )
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import Server, reply
 
@@ -46,7 +53,7 @@ def store(tmp_path):
 def keep(store, url, agent_id, **route_options):
     store.save(url, agent_id, {"guid": "first", "cookies": [{"name": "LB", "value": "n1"}]})
     route = routes.resolve_route(url, **route_options)
-    store.request_keep(url, agent_id, {"route": route.as_dict(), "timeout": 2})
+    request_keep(store, url, agent_id, {"route": route.as_dict(), "timeout": 2})
 
 
 @pytest.fixture
@@ -84,7 +91,7 @@ def test_empty_polls_answered_at_once_are_paced_and_an_event_is_followed_at_once
     # The event's answer comes first, the next poll follows at once, then one poll per 500 ms.
     assert polls <= 2 + elapsed / keeper_module.EMPTY_POLL_PAUSE + 1
     assert polls >= 3
-    kept = store.kept(server.url, 186)
+    kept = kept_report(store, server.url, 186)
     assert kept["alive"] and kept["healthy"]
     assert kept["guid"] == "rotated"
     assert kept["recording"]["task_id"] == "5086"
@@ -111,13 +118,17 @@ def test_a_bad_answer_is_reported_and_polling_goes_on(store, keeper, bad):
         keep(store, server.url, 186)
         unhealthy = wait_for(
             lambda: (
-                (store.kept(server.url, 186) or {}).get("healthy") is False and store.kept(server.url, 186)
+                (kept_report(store, server.url, 186) or {}).get("healthy") is False
+                and kept_report(store, server.url, 186)
             )
         )
         assert unhealthy["alive"] is True
         assert unhealthy["reason"]
         healthy = wait_for(
-            lambda: (store.kept(server.url, 186) or {}).get("healthy") and store.kept(server.url, 186)
+            lambda: (
+                (kept_report(store, server.url, 186) or {}).get("healthy")
+                and kept_report(store, server.url, 186)
+            )
         )
     assert healthy["alive"] is True
     assert healthy["reason"] is None
@@ -128,7 +139,10 @@ def test_a_lost_session_ends_the_agent_and_says_why(store, keeper):
     with Server(reply(b'{"message":"not signed in","retcode":"100-006"}')) as server:
         keep(store, server.url, 186)
         ended = wait_for(
-            lambda: (store.kept(server.url, 186) or {}).get("alive") is False and store.kept(server.url, 186)
+            lambda: (
+                (kept_report(store, server.url, 186) or {}).get("alive") is False
+                and kept_report(store, server.url, 186)
+            )
         )
     assert ended["reason"].startswith("100-006")
     assert ended["recording"] is None
@@ -140,16 +154,19 @@ def test_a_keep_request_that_cannot_work_stays_that_agents_problem(store, keeper
         # An https route with a CA bundle that does not exist: every poll fails before anything is sent.
         store.save(other.url.replace("http:", "https:"), 187, {"guid": "g"})
         broken = routes.resolve_route(other.url.replace("http:", "https:"), ca_path=str(tmp_path / "no.pem"))
-        store.request_keep(
-            other.url.replace("http:", "https:"), 187, {"route": broken.as_dict(), "timeout": 2}
+        request_keep(
+            store, other.url.replace("http:", "https:"), 187, {"route": broken.as_dict(), "timeout": 2}
         )
         # And a keep request that is not a keep request at all.
         write_file(os.path.join(store.directory, "junk-188.keep.json"), {"agent_id": "x", "gateway_url": "y"})
-        bad = wait_for(lambda: (store.kept(other.url.replace("http:", "https:"), 187) or {}).get("reason"))
+        bad = wait_for(
+            lambda: (kept_report(store, other.url.replace("http:", "https:"), 187) or {}).get("reason")
+        )
         wait_for(lambda: len(good.requests) >= 2)
     assert "no.pem" in bad or "CA" in bad
-    assert store.kept(good.url, 186)["healthy"] is True
-    assert "could not keep" in read_json(os.path.join(store.directory, "junk-188.kept.json"))["reason"]
+    assert kept_report(store, good.url, 186)["healthy"] is True
+    # Not a keep request (no agent number): nobody is kept for it, nothing is written for it.
+    assert not os.path.exists(os.path.join(store.directory, "junk-188.kept.json"))
     assert other.requests == []
 
 
@@ -157,12 +174,12 @@ def test_a_released_agent_stops_being_polled_and_its_report_goes(store, keeper):
     with Server(*[EMPTY] * 40) as server:
         keep(store, server.url, 186)
         wait_for(lambda: len(server.requests) >= 2)
-        store.release(server.url, 186)
+        KeeperMailbox(store).release(server.url, 186)
         time.sleep(1.2)
         count = len(server.requests)
         time.sleep(1.2)
         assert len(server.requests) <= count + 1
-    assert store.kept(server.url, 186) is None
+    assert kept_report(store, server.url, 186) is None
 
 
 def test_the_open_file_limit_is_raised_to_the_hard_limit():
@@ -207,11 +224,11 @@ def test_a_keeper_asked_to_stop_while_an_agent_is_kept_goes_on(store, process):
     with Server(*[EMPTY] * 40) as server:
         keep(store, server.url, 186)
         pid, _note = process.ensure_running()
-        wait_for(lambda: store.kept(server.url, 186))
+        wait_for(lambda: kept_report(store, server.url, 186))
         assert process.stop_if_idle()
         time.sleep(0.5)
         assert process.status().pid == pid
-        store.release(server.url, 186)
+        KeeperMailbox(store).release(server.url, 186)
         assert process.stop_if_idle()
         wait_for(lambda: not process.status(wait_for_start=0).running)
 

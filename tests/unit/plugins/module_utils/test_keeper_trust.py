@@ -17,11 +17,16 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route a
 from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import event_info
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper as keeper_module
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import KeeperMailbox
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
     StoreError,
     read_json,
     write_file,
+)
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.keeper_files import (
+    kept_report,
+    request_keep,
 )
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import Server, reply
 
@@ -63,7 +68,7 @@ def store(tmp_path):
 def keep(store, url, agent_id, lease, guid="g-186"):
     store.save(url, agent_id, {"guid": guid, "signed_in_by": "module"})
     route = routes.resolve_route(url)
-    store.request_keep(url, agent_id, {"route": route.as_dict(), "timeout": 2, "lease": lease})
+    request_keep(store, url, agent_id, {"route": route.as_dict(), "timeout": 2, "lease": lease})
 
 
 class Running:
@@ -116,7 +121,8 @@ def test_a_lease_that_runs_out_stops_the_recording_and_signs_the_agent_out(store
         running()
         report = wait_for(
             lambda: (
-                (store.kept(gateway.url, 186) or {}).get("alive") is False and store.kept(gateway.url, 186)
+                (kept_report(store, gateway.url, 186) or {}).get("alive") is False
+                and kept_report(store, gateway.url, 186)
             )
         )
         stops, logouts = gateway.sent("stoprecord"), gateway.sent("logout")
@@ -134,7 +140,8 @@ def test_a_lease_that_runs_out_with_nothing_recording_still_signs_out(store, run
         running()
         report = wait_for(
             lambda: (
-                (store.kept(gateway.url, 186) or {}).get("alive") is False and store.kept(gateway.url, 186)
+                (kept_report(store, gateway.url, 186) or {}).get("alive") is False
+                and kept_report(store, gateway.url, 186)
             )
         )
         assert gateway.sent("logout")
@@ -145,11 +152,11 @@ def test_every_task_for_the_agent_renews_the_lease(store, running):
     with Gateway() as gateway:
         keep(store, gateway.url, 186, lease=1)
         running()
-        wait_for(lambda: store.kept(gateway.url, 186))
+        wait_for(lambda: kept_report(store, gateway.url, 186))
         for _renewal in range(8):
-            store.renew_keep(gateway.url, 186)
+            KeeperMailbox(store).renew_keep(gateway.url, 186)
             time.sleep(0.3)
-        assert store.kept(gateway.url, 186)["alive"]
+        assert kept_report(store, gateway.url, 186)["alive"]
         assert not gateway.sent("logout")
 
 
@@ -158,7 +165,7 @@ def test_a_lease_of_zero_keeps_the_agent_until_signed_out(store, running):
         keep(store, gateway.url, 186, lease=0)
         running()
         time.sleep(1.5)
-        assert store.kept(gateway.url, 186)["alive"]
+        assert kept_report(store, gateway.url, 186)["alive"]
         assert not gateway.sent("logout")
 
 
@@ -172,7 +179,7 @@ def test_a_keeper_whose_agents_all_ended_exits_and_a_new_one_does_not_keep_them_
         running(idle_exit=0.5)
         time.sleep(1)
         assert len(gateway.sent("agentevent")) == polls
-        assert "ran out" in store.kept(gateway.url, 186)["reason"]
+        assert "ran out" in kept_report(store, gateway.url, 186)["reason"]
         params = {"agent_id": 186, "gateway_url": gateway.url, "timeout": 5, "session_dir": store.directory}
         seen = event_info(dict(params, agent_id=None, agents=[{"agent_id": 186}, {"agent_id": 187}]))
     assert seen["failed"] is True  # 187 is not kept; 186's ended session is reported, keeper or not
@@ -187,10 +194,10 @@ def test_a_new_lease_for_a_kept_agent_applies_from_then_on(store, running):
     with Gateway() as gateway:
         keep(store, gateway.url, 186, lease=0)
         running()
-        wait_for(lambda: store.kept(gateway.url, 186))
-        assert store.update_keep(gateway.url, 186, lease=1)
+        wait_for(lambda: kept_report(store, gateway.url, 186))
+        assert KeeperMailbox(store).update_lease(gateway.url, 186, 1)
         wait_for(lambda: gateway.sent("logout"))
-    assert "keepalive_lease of 1 s ran out" in store.kept(gateway.url, 186)["reason"]
+    assert "keepalive_lease of 1 s ran out" in kept_report(store, gateway.url, 186)["reason"]
 
 
 def test_a_lease_is_not_ended_while_a_task_works_on_the_agent(store, running):
@@ -209,8 +216,8 @@ def test_reading_an_agents_events_renews_its_lease(store):
         process = KeeperProcess(store)
         pid, _note = process.ensure_running()
         try:
-            wait_for(lambda: store.kept(gateway.url, 186))
-            keep_file = store._stem(gateway.url, 186) + ".keep.json"
+            wait_for(lambda: kept_report(store, gateway.url, 186))
+            keep_file = store.stem(gateway.url, 186) + ".keep.json"
             os.utime(keep_file, (time.time() - 500, time.time() - 500))
             before = time.time()
             seen = event_info(
@@ -290,7 +297,7 @@ def test_a_swapped_store_path_does_not_steer_a_running_keeper(store, running, tm
     with Gateway() as gateway, Gateway() as attacker:
         keep(store, gateway.url, 186, lease=0)
         running()
-        wait_for(lambda: store.kept(gateway.url, 186))
+        wait_for(lambda: kept_report(store, gateway.url, 186))
         forged = tmp_path / "forged"
         forged.mkdir(mode=0o700)
         write_file(str(forged / "abc-999.json"), {"guid": "forged"})
@@ -303,12 +310,12 @@ def test_a_swapped_store_path_does_not_steer_a_running_keeper(store, running, tm
         time.sleep(1)
         assert not attacker.requests
         assert read_json(
-            str(tmp_path / "moved" / os.path.basename(store._stem(gateway.url, 186))) + ".kept.json"
+            str(tmp_path / "moved" / os.path.basename(store.stem(gateway.url, 186))) + ".kept.json"
         )["alive"]
 
 
 def test_a_fifo_in_place_of_a_session_file_is_refused_at_once(store):
-    path = store._stem("https://gw:8043", 186) + ".json"
+    path = store.stem("https://gw:8043", 186) + ".json"
     os.mkfifo(path, 0o600)
     started = time.monotonic()
     with pytest.raises(StoreError, match="not a regular file"):
@@ -317,7 +324,7 @@ def test_a_fifo_in_place_of_a_session_file_is_refused_at_once(store):
 
 
 def test_a_huge_or_odd_guid_in_a_session_file_is_refused(store):
-    path = store._stem("https://gw:8043", 186) + ".json"
+    path = store.stem("https://gw:8043", 186) + ".json"
     write_file(path, {"guid": "x" * 300})
     with pytest.raises(StoreError, match="cannot be one"):
         store.load("https://gw:8043", 186)
@@ -340,9 +347,9 @@ def test_an_agent_lock_is_waited_for_within_a_bound(store, monkeypatch):
 
 def test_kept_reports_with_a_forged_guid_give_no_guid(store):
     write_file(
-        store._stem("https://gw:8043", 186) + ".kept.json", {"alive": True, "guid": "bad guid\r\nX-Evil: 1"}
+        store.stem("https://gw:8043", 186) + ".kept.json", {"alive": True, "guid": "bad guid\r\nX-Evil: 1"}
     )
-    assert store.kept("https://gw:8043", 186)["guid"] is None
+    assert kept_report(store, "https://gw:8043", 186)["guid"] is None
 
 
 def test_pythonpath_of_the_task_does_not_reach_the_keeper(store, tmp_path, monkeypatch):

@@ -36,17 +36,21 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
 from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
 from ansible_collections.cec.cc_gateway.plugins.module_utils._signin import SessionTask
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import keeper_sources
-from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     KEEP_SUFFIX,
     KEEPER_LOCK_FILE,
     KEEPER_STATUS_FILE,
     KEEPER_STOP_FILE,
     KEPT_SUFFIX,
+    KeeperMailbox,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
     read_json,
     take_lock,
     write_file,
 )
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.keeper_files import kept_report
 
 API = "/agentgateway/resource/"
 PASSWORD = "Pw-186!"
@@ -218,7 +222,7 @@ class KeeperStandIn:
             if not os.path.exists(stop_path):
                 continue
             self.stop_requests += 1
-            if self.store.kept_agents() == 0:
+            if KeeperMailbox(self.store).kept_agents() == 0:
                 self.exit()
             os.unlink(stop_path)
 
@@ -256,7 +260,9 @@ class KeeperStandIn:
         state = {
             "agent_id": agent_id,
             "gateway_url": url,
-            "generation": self.store.keep_generation(url, agent_id) if generation is None else generation,
+            "generation": KeeperMailbox(self.store).keep_generation(url, agent_id)
+            if generation is None
+            else generation,
             "guid": guid,
             "lease": 0,
             "alive": alive,
@@ -633,7 +639,7 @@ def test_a_kept_agent_whose_keeper_saw_the_recording_is_not_started_again(gatewa
 
 def test_a_report_of_an_older_keep_request_is_not_taken_for_the_session(gateway, store, keeper):
     kept_agent(gateway, store, keeper, guid="signed-in-guid")
-    generation = store.keep_generation(gateway.url, 186)
+    generation = KeeperMailbox(store).keep_generation(gateway.url, 186)
     keeper.report(
         gateway.url,
         186,
@@ -752,13 +758,15 @@ def test_a_keeper_report_lagging_behind_this_collections_stop_does_not_bring_the
 def test_a_kept_agent_whose_session_ended_is_signed_in_again_and_kept_again(gateway, store, keeper):
     kept_agent(gateway, store, keeper, guid="g-1")
     keeper.report(gateway.url, 186, "g-1", alive=False, reason="AgentOther_ShutdownService: signed out")
-    generation = store.keep_generation(gateway.url, 186)
+    generation = KeeperMailbox(store).keep_generation(gateway.url, 186)
     gateway.script(186, signed_in("g-2"), started("5086"))
     result = record(gateway, store, agent_id=186, password=PASSWORD, phone_number=PHONE)
     assert gateway.take() == [("PUT", "onlineagent/186", None), ("PUT", "recordplay/186/record", "g-2")]
     assert result["changed"] is True and result["signed_in_again"] is True, result
     assert "AgentOther_ShutdownService" in result["message"] and "is kept again" in result["message"]
-    assert store.keep_generation(gateway.url, 186) != generation  # a new keep request for the new session
+    assert (
+        KeeperMailbox(store).keep_generation(gateway.url, 186) != generation
+    )  # a new keep request for the new session
 
 
 def test_a_stop_of_a_kept_agent_whose_session_ended_sends_nothing(gateway, store, keeper):
@@ -868,7 +876,10 @@ def test_signing_out_the_last_kept_agent_uses_the_keepers_guid_and_lets_the_keep
     result = session(gateway, store, agent_id=186, state="absent")
     assert gateway.take() == [("DELETE", "onlineagent/186/logout", "rotated-guid")]
     assert result["changed"] is True and result["session"]["kept"] is False, result
-    assert not store.keep_requested(gateway.url, 186) and store.kept(gateway.url, 186) is None
+    assert (
+        not KeeperMailbox(store).keep_requested(gateway.url, 186)
+        and kept_report(store, gateway.url, 186) is None
+    )
     assert keeper.stop_requests == 1 and keeper.lock is None
     assert "warnings" not in result or not any("did not stop" in w for w in result["warnings"])
 
@@ -889,7 +900,7 @@ def test_sign_in_with_keepalive_hands_the_session_to_the_running_keeper_with_its
     assert gateway.take() == [("PUT", "onlineagent/186", None)]
     assert result["changed"] is True and result["session"]["kept"] is True, result
     assert result["session"]["keeper_pid"] == keeper.pid
-    assert store.keep_request(gateway.url, 186)["lease"] == 600
+    assert KeeperMailbox(store).keep_request(gateway.url, 186).lease == 600
     assert stored_guid(gateway, store) == "g-1"
 
 

@@ -9,7 +9,7 @@ import os
 import time
 
 import pytest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas as schemas
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordRequest, validate
 from jsonschema import Draft202012Validator
 

@@ -14,7 +14,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route a
 from ansible_collections.cec.cc_gateway.plugins.module_utils._options import record_spec, session_spec
 from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
 from ansible_collections.cec.cc_gateway.plugins.module_utils._signin import SessionTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import KeeperMailbox
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import SessionStore, write_file
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.keeper_files import request_keep
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import (
     Server,
     read_request,
@@ -86,10 +88,10 @@ def store(tmp_path):
 def crashed_keeper_left(store, url, stored_guid, newest_guid):
     """What a keeper that crashed leaves: the session file, its keep request and its last report."""
     store.save(url, 186, {"guid": stored_guid, "signed_in_by": "module"})
-    store.request_keep(url, 186, {"route": routes.resolve_route(url).as_dict(), "timeout": 5, "lease": 0})
-    generation = store.keep_generation(url, 186)
+    request_keep(store, url, 186, {"route": routes.resolve_route(url).as_dict(), "timeout": 5, "lease": 0})
+    generation = KeeperMailbox(store).keep_generation(url, 186)
     write_file(
-        store._stem(url, 186) + ".kept.json", {"generation": generation, "alive": True, "guid": newest_guid}
+        store.stem(url, 186) + ".kept.json", {"generation": generation, "alive": True, "guid": newest_guid}
     )
 
 
@@ -152,14 +154,14 @@ def test_a_sign_out_with_stale_guids_signs_in_with_the_stored_phone_number(store
         forced = [request for request in gateway.requests if "/forcelogin" in request[0]]
     assert result["results"][0]["changed"] is True, result
     assert json.loads(forced[0][2])["phonenum"] == "70186"
-    assert not store.keep_requested(gateway.url, 186)
+    assert not KeeperMailbox(store).keep_requested(gateway.url, 186)
 
 
 def test_a_sign_out_is_sent_although_the_keeper_said_the_session_ended(store):
     with Gateway({"still-live"}) as gateway:
         crashed_keeper_left(store, gateway.url, "still-live", "still-live")
-        report = store._stem(gateway.url, 186) + ".kept.json"
-        generation = store.keep_generation(gateway.url, 186)
+        report = store.stem(gateway.url, 186) + ".kept.json"
+        generation = KeeperMailbox(store).keep_generation(gateway.url, 186)
         reason = "the keeper stopped following this agent unexpectedly; see keeper.log"
         write_file(report, {"generation": generation, "alive": False, "guid": "still-live", "reason": reason})
         result = SessionTask(
@@ -216,4 +218,4 @@ def test_a_kept_agent_whose_session_ended_before_the_start_is_signed_in_again_on
     assert result["task_id"] == "77"
     assert "signed in again and is kept again" in result["message"]
     assert starts == [("PUT", "gone"), ("PUT", "fresh-1")]
-    assert store.keep_request(gateway.url, 186)["lease"] == 0  # kept again, with the lease it had
+    assert KeeperMailbox(store).keep_request(gateway.url, 186).lease == 0  # kept again, with the lease it had

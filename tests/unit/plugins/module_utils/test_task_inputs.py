@@ -17,11 +17,8 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api import client 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sync as transport
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import (
-    MASK,
     AgentTask,
     TaskRequest,
-    scrub_result,
-    secret_forms,
     session_dir_errors,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._module import CCGatewayModule
@@ -33,6 +30,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
     session_spec,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._record import RecordTask
+from ansible_collections.cec.cc_gateway.plugins.module_utils._results import MASK, scrub_result, secret_forms
 from ansible_collections.cec.cc_gateway.plugins.module_utils._signin import SessionTask
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.module_args import patch_module_args
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.scripted_server import ScriptedServer
@@ -310,8 +308,8 @@ class LeakyRequest(TaskRequest):
 class LeakyManager:
     """Fails the way libraries fail: with the secret in its exception text, in every form they use."""
 
-    def __init__(self, client, store, gateway_url, check_mode, keeper):
-        self.client = client
+    def __init__(self, session):
+        self.client = session.client
 
     def ensure(self, request):
         guid, password = request.guid or "", request.password or ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import MASK
+from ansible_collections.cec.cc_gateway.plugins.module_utils._results import MASK
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import module_result
 
 SECRET = "vault-guid\u00e9 \r\n"
