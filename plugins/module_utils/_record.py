@@ -19,9 +19,16 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._session import Age
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     RECORD_FAILED,
     RECORD_STARTED,
+    RECORD_STOPPED,
+    RECORDING_FIELDS,
+    recording_facts,
     remember_ended,
     task_of,
 )
+
+# What a result says of the recording the gateway's events described (null when no event was seen).
+FACT_KEYS = tuple(RECORDING_FIELDS.values())
+STOP_KEYS = ("begin_time", "end_time", "duration")
 
 
 @dataclass
@@ -114,19 +121,27 @@ class RecordingManager:
             recording = None
         seen = self.session.kept.recording
         if seen and seen.get("task_id") not in ended and not recording:
-            recording = {"task_id": seen["task_id"], "file_name": seen.get("file_name"), "paused": False}
+            recording = {"task_id": seen["task_id"], "paused": False}
+        if recording and seen and seen.get("task_id") == recording.get("task_id"):
+            # What the keeper's AgentMediaEvent_Record said of it (its file name, location, ids).
+            recording.update(
+                {key: seen[key] for key in FACT_KEYS if seen.get(key) and not recording.get(key)}
+            )
         if recording:
             self.session.data["recording"] = recording
         else:
             self.session.data.pop("recording", None)
 
-    def _recording_ended(self) -> None:
-        """Forget the running recording, remembering its task as ended for a keeper that lags behind."""
-        task_id = (self.session.data.pop("recording", None) or {}).get("task_id")
+    def _recording_ended(self) -> dict[str, Any]:
+        """Forget the running recording, remembering its task as ended for a keeper that lags behind; what was
+        known of it."""
+        recording = self.session.data.pop("recording", None) or {}
+        task_id = recording.get("task_id")
         if task_id:
             self.session.data["ended_tasks"] = remember_ended(
                 self.session.data.get("ended_tasks", []), task_id
             )
+        return recording
 
     @property
     def recording(self) -> dict[str, Any] | None:
@@ -143,7 +158,9 @@ class RecordingManager:
     def _result(
         self, request: RecordRequest, changed: bool, before: dict[str, Any], **fields: Any
     ) -> dict[str, Any]:
-        recording = self.recording or {}
+        # A stop tells of the recording it stopped; the others of the running one.
+        stopped = fields.pop("stopped", None) or {}
+        recording = stopped if request.state == "stopped" else self.recording or {}
         task_id = fields.pop("task_id", None) or recording.get("task_id")
         after = {"state": request.state, "task_id": task_id if request.state != "stopped" else None}
         result = {
@@ -151,7 +168,8 @@ class RecordingManager:
             "agent_id": request.agent_id,
             "state": request.state,
             "task_id": task_id,
-            "file_name": recording.get("file_name") if request.state != "stopped" else None,
+            **{key: recording.get(key) for key in FACT_KEYS},
+            **{key: recording.get(key) for key in STOP_KEYS if request.state == "stopped"},
             "retcode": fields.pop("retcode", None),
             "message": fields.pop("message", ""),
             "diff": {"before": before, "after": after if changed else before},
@@ -254,8 +272,7 @@ class RecordingManager:
                 f"{RECORD_FAILED}: the gateway could not record task {task_id} for agent {request.agent_id}"
                 f" (file {content.get('fileName') or 'unnamed'}); nothing is recording."
             )
-        if content.get("fileName"):
-            self.session.data["recording"]["file_name"] = content["fileName"]
+        self.session.data["recording"].update(recording_facts(content))
 
     def _resume(self, request: RecordRequest, before: dict[str, Any]) -> dict[str, Any]:
         task_id = self.recording["task_id"]
@@ -329,6 +346,7 @@ class RecordingManager:
                 if would_change
                 else "Check mode: no recording known; nothing would be sent.",
             )
+        stop_sent_at = now_ms()
         try:
             self.session.send(self.session.client.stop_recording)
         except RetcodeError as exc:
@@ -345,15 +363,46 @@ class RecordingManager:
                 raise
             self._recording_ended()
             return self._result(request, False, before, retcode=exc.retcode, message=str(exc))
-        self._recording_ended()
+        stopped = dict(self._recording_ended(), **self._stop_times(request, known_task, stop_sent_at))
         return self._result(
             request,
             True,
             before,
             task_id=known_task,
+            stopped=stopped,
             retcode=retcodes.SUCCESS,
             message=f"Recording stopped{f' (task {known_task})' if known_task else ''}.",
         )
+
+    def _stop_times(self, request: RecordRequest, task_id: str | None, since_ms: int) -> dict[str, Any]:
+        """begin_time, end_time (epoch ms) and duration (s) from the gateway's AgentMediaEvent_StopRecordDone:
+        waited for with wait, looked up once in a kept agent's events otherwise; empty when not seen."""
+
+        def about_this_task(event: dict[str, Any]) -> bool:
+            return event.get("event_type") == RECORD_STOPPED and (
+                task_id is None or task_of(event) == task_id
+            )
+
+        if not request.wait and not self.session.kept_by_keeper:
+            return {}  # polling here would consume events that others wait for
+        timeout = request.wait_timeout if request.wait else 0.0
+        event = self.session.wait_for_event(about_this_task, timeout, since_ms - 1000)
+        if event is None:
+            if request.wait:
+                raise GatewayError(
+                    f"The gateway stopped the recording{f' (task {task_id})' if task_id else ''} of agent "
+                    f"{request.agent_id}, but no {RECORD_STOPPED} event came within wait_timeout="
+                    f"{request.wait_timeout:g} s. A re-run will not stop anything twice."
+                )
+            return {}
+        content = event.get("content") if isinstance(event.get("content"), dict) else {}
+        times: dict[str, Any] = {}
+        for theirs, ours in (("beginTime", "begin_time"), ("endTime", "end_time")):
+            if str(content.get(theirs, "")).isdigit():
+                times[ours] = int(content[theirs])
+        if len(times) == 2:
+            times["duration"] = max(0, times["end_time"] - times["begin_time"]) / 1000
+        return times
 
 
 class RecordTask(AgentTask):

@@ -185,10 +185,14 @@ session_problem:
   version_added: 2.0.0
   sample: "The proxy http://proxy.example.com:3128 failed or refused the connection to https://10.1.1.5:8043 ..."
 recording:
-  description: The recording the events show running (task id, file name), or null.
+  description:
+    - The recording the events show running, or null; C(task_id), C(since) (epoch ms), and what its
+      C(AgentMediaEvent_Record) said of it, C(file_name), C(location_id), C(record_id), C(call_id) (each
+      present when the event carried it; C(location_id) and later ones since 2.1.0).
   returned: success, with O(agent_id)
   type: dict
-  sample: {"task_id": "5086", "file_name": "Y:\\1\\5\\20261125\\186\\0301021.V3", "since": 1764041000123}
+  sample: {"task_id": "5086", "file_name": "Y:\\1\\5\\20261125\\186\\0301021.V3", "location_id": "256",
+           "since": 1764041000123}
 """
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import event_info

@@ -69,8 +69,12 @@ options:
   wait:
     description:
       - After starting, wait for the gateway's event that the recording really started
-        (C(AgentMediaEvent_Record) with the same task id, which also tells the file name the gateway chose),
+        (C(AgentMediaEvent_Record) with the same task id, which also tells the file name the gateway chose and
+        where the file is: RV(file_name), RV(location_id), RV(record_id), RV(call_id)),
         and fail if C(AgentMediaEvent_Record_Fail) comes instead.
+      - After stopping, wait for C(AgentMediaEvent_StopRecordDone) of the stopped task, which tells
+        RV(begin_time) and RV(end_time); fail if it does not come within O(wait_timeout) (the stop itself was
+        done, and a re-run stops nothing).
       - Reads the events from the session keeper when the agent is kept
         (M(cec.cc_gateway.cc_gateway_session) with O(cec.cc_gateway.cc_gateway_session#module:keepalive=true));
         otherwise polls the agent's events itself, which consumes them (events of other types are dropped).
@@ -228,10 +232,57 @@ state:
   sample: started
 file_name:
   description:
-    - The file name sent to the gateway; null when the gateway names the file.
+    - The recording's file name (C(fileName)): the one the gateway's C(AgentMediaEvent_Record) gave when the
+      event was seen (O(wait=true), or a kept agent whose keeper saw it), else the one sent; null when the
+      gateway names the file and its event was not seen.
+    - For O(state=stopped), the file of the recording that was stopped, when known: what a download of the
+      recording's file asks for.
   returned: without O(agents)
   type: str
   sample: Y:/15/0/20201119/186/142702.V3
+location_id:
+  description:
+    - The recording's C(locationId) from C(AgentMediaEvent_Record) (the file server's location; a download in
+      CTI pool mode needs it); null when the event was not seen.
+  returned: without O(agents)
+  type: str
+  version_added: 2.1.0
+  sample: "256"
+record_id:
+  description: The recording's C(recordID) from C(AgentMediaEvent_Record); null when the event was not seen.
+  returned: without O(agents)
+  type: str
+  version_added: 2.1.0
+  sample: Yc1v1a186d20261125t1427020
+call_id:
+  description: The C(callId) of the call recorded, from C(AgentMediaEvent_Record); null when not seen.
+  returned: without O(agents)
+  type: str
+  version_added: 2.1.0
+  sample: "1764041000-1"
+begin_time:
+  description:
+    - For O(state=stopped), when the stopped recording began (epoch milliseconds, C(beginTime) of
+      C(AgentMediaEvent_StopRecordDone)); null when that event was not seen (it is waited for with O(wait=true),
+      and looked up once for a kept agent).
+  returned: with O(state=stopped), without O(agents)
+  type: int
+  version_added: 2.1.0
+  sample: 1764041000000
+end_time:
+  description:
+    - For O(state=stopped), when the stopped recording ended (epoch milliseconds, C(endTime)); see
+      RV(begin_time).
+  returned: with O(state=stopped), without O(agents)
+  type: int
+  version_added: 2.1.0
+  sample: 1764041012500
+duration:
+  description: For O(state=stopped), RV(end_time) minus RV(begin_time) in seconds; null when either is unknown.
+  returned: with O(state=stopped), without O(agents)
+  type: float
+  version_added: 2.1.0
+  sample: 12.5
 retcode:
   description:
     - Retcode of the gateway's answer to the recording request (V(0) on success, for example V(500-011)
@@ -262,8 +313,9 @@ msg:
 results:
   description:
     - With O(agents), one entry per agent in the order given, each with C(agent_id), C(changed),
-      C(failed), C(task_id), C(state), C(file_name), C(retcode), C(message) (and C(signed_in_again)) as above
-      for one agent, and
+      C(failed), C(task_id), C(state), C(file_name), C(location_id), C(record_id), C(call_id) (and for
+      O(state=stopped) C(begin_time), C(end_time), C(duration)), C(retcode), C(message) (and
+      C(signed_in_again)) as above for one agent, and
       C(msg) instead of C(task_id), C(file_name), C(retcode) and C(message) when it failed.
   returned: with O(agents)
   type: list

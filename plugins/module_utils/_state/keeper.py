@@ -53,6 +53,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_proto
     KEEPER_START_LOCK_FILE,
     KEEPER_STATUS_FILE,
     KEEPER_STOP_FILE,
+    KEEPER_WAKE_FILE,
     KEPT_SUFFIX,
     SESSION_ENDED,
     KeeperReport,
@@ -70,7 +71,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import
 EMPTY_POLL_PAUSE = 0.5
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 10.0
-REFRESH_INTERVAL = 10.0
+# Keep requests are read again when a module says it wrote one (keeper.wake), and at the latest this often
+# (lease renewals only touch their file; a module of an older collection version does not wake the keeper).
+FULL_SCAN_INTERVAL = 2.0
 HEARTBEAT_INTERVAL = 2.0
 LOG_REPEAT = 60.0
 TLS_READ_BUFFER = 16 * 1024
@@ -243,9 +246,9 @@ class KeptAgent:
                 self.end(f"{SESSION_ENDED}: the agent was signed out")
                 return None
             changed = True
-        # A new GUID or event is written at once; an empty poll only refreshes last_poll_at now and then,
-        # which keeps a thousand agents' polls from rewriting their event lists every second.
-        if changed or time.monotonic() - self.saved_at > REFRESH_INTERVAL:
+        # Written only when it says something new (a GUID, an event, health): thousands of agents' empty polls
+        # rewrite nothing; the keeper's own liveness is its heartbeat in keeper.json.
+        if changed:
             self.save()
         return EMPTY_POLL_PAUSE if event is None else 0.0
 
@@ -260,7 +263,7 @@ class KeptAgent:
         reason_changed = state.reason != text
         state.healthy, state.reason = False, text
         self.note(f"poll failed ({state.failures} in a row): {text}")
-        if reason_changed or time.monotonic() - self.saved_at > REFRESH_INTERVAL:
+        if reason_changed:
             self.save()
         # Back off, but poll again well inside the gateway's 2-minute heartbeat limit.
         return min(FIRST_BACKOFF * 2 ** (state.failures - 1), MAX_BACKOFF)
@@ -403,6 +406,7 @@ class Keeper:
         self.version = version
         self.idle_exit = idle_exit
         self.scan_interval = scan_interval
+        self.wake_signature: tuple[int, int] | None = None
         self.running = True
         self.wake = asyncio.Event()
         self.agents: dict[str, KeptAgent] = {}
@@ -536,13 +540,29 @@ class Keeper:
             return None
         return fd
 
+    def woken(self) -> bool:
+        """Whether a module wrote keeper.wake (it replaces the file: a new inode) since the last look."""
+        try:
+            info = os.stat(KEEPER_WAKE_FILE, dir_fd=self.dir_fd, follow_symlinks=False)
+            signature: tuple[int, int] | None = (info.st_ino, info.st_mtime_ns)
+        except FileNotFoundError:
+            signature = None
+        if signature == self.wake_signature:
+            return False
+        self.wake_signature = signature
+        return True
+
     async def run(self) -> None:
         idle_since = time.monotonic()
+        scanned_at = 0.0
+        wanted: dict[str, KeepRequest] = {}
         while self.running:
             # The stop request is read before the keep requests, so that a keep request written before it
             # is seen and keeps this keeper running (see KeeperProcess.stop_if_idle).
             stop_requested = exists(KEEPER_STOP_FILE, self.dir_fd)
-            wanted = self.reconcile()
+            if self.woken() or stop_requested or time.monotonic() - scanned_at >= FULL_SCAN_INTERVAL:
+                wanted = self.reconcile()
+                scanned_at = time.monotonic()
             if stop_requested:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(KEEPER_STOP_FILE, dir_fd=self.dir_fd)

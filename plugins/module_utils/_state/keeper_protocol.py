@@ -8,7 +8,9 @@ Per agent (<stem> = what the session store names the agent):
   <stem>.kept.json  a KeeperReport, written by the keeper: current GUID, alive or why not, healthy or the last
                     error, the events it saw, the recording they tell of
 and for the keeper itself keeper.lock (held while it runs), keeper.json (pid, version, heartbeat),
-keeper.stop (a module's request to exit when idle) and keeper.log.
+keeper.stop (a module's request to exit when idle), keeper.wake (replaced by a module that wrote or removed a
+keep request) and keeper.log. A report is written when it says something new, not at every poll: its
+last_poll_at and polls are as of its last write; whether the keeper runs is keeper.json's heartbeat.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ KEEPER_STATUS_FILE = "keeper.json"
 KEEPER_STOP_FILE = "keeper.stop"
 KEEPER_LOG_FILE = "keeper.log"
 KEEPER_LEGACY_PID_FILE = "keeper.pid"  # written by the keeper of collection 1.0.0
+# Replaced by a module after it wrote or removed a keep request: the keeper looks at it, not at every request.
+KEEPER_WAKE_FILE = "keeper.wake"
 
 # How much of an agent's history a report holds (a report stays a few hundred kilobytes at most).
 MAX_EVENTS = 500
@@ -56,6 +60,26 @@ SESSION_ENDED = "AgentOther_ShutdownService"
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+# What AgentMediaEvent_Record tells of a recording (the download needs fileName and locationId), by our names.
+RECORDING_FIELDS = {
+    "fileName": "file_name",
+    "locationId": "location_id",
+    "recordID": "record_id",
+    "callId": "call_id",
+}
+
+
+def recording_facts(content: Any) -> dict[str, Any]:
+    """file_name, location_id, record_id and call_id of an AgentMediaEvent_Record's content, as strings."""
+    if not isinstance(content, dict):
+        return {}
+    return {
+        ours: str(content[theirs])
+        for theirs, ours in RECORDING_FIELDS.items()
+        if content.get(theirs) is not None
+    }
 
 
 def task_of(event: dict[str, Any]) -> str | None:
@@ -137,7 +161,7 @@ class KeeperReport:
     polls: int = 0
     guid_rotations: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
-    # The recording the events tell of: task_id, file_name, since; None when none runs.
+    # The recording the events tell of: task_id, since and its recording_facts(); None when none runs.
     recording: dict[str, Any] | None = None
     ended_tasks: list[str] = field(default_factory=list)
     updated_at: int | None = None
@@ -178,8 +202,12 @@ class KeeperReport:
         del self.events[:-MAX_EVENTS]
         task_id = task_of(event)
         if kind == RECORD_STARTED and task_id:
-            content = event["content"]
-            self.recording = {"task_id": task_id, "file_name": content.get("fileName"), "since": now_ms()}
+            self.recording = {
+                "task_id": task_id,
+                "file_name": None,
+                **recording_facts(event["content"]),
+                "since": now_ms(),
+            }
         elif kind in (RECORD_FAILED, RECORD_STOPPED) and task_id:
             self.ended_tasks = remember_ended(self.ended_tasks, task_id)
             if (self.recording or {}).get("task_id") == task_id:
@@ -211,6 +239,7 @@ class KeeperMailbox:
         self.store.ensure_directory()
         request.generation = time.time_ns()
         write_file(self._file(request.gateway_url, request.agent_id, KEEP_SUFFIX), request.as_file())
+        self._wake_keeper()
 
     def keep_request(self, gateway_url: str, agent_id: int) -> KeepRequest | None:
         return KeepRequest.from_dict(read_json(self._file(gateway_url, agent_id, KEEP_SUFFIX)))
@@ -227,6 +256,7 @@ class KeeperMailbox:
             return False
         request.lease = lease
         write_file(self._file(gateway_url, agent_id, KEEP_SUFFIX), request.as_file())
+        self._wake_keeper()
         return True
 
     def keep_requested(self, gateway_url: str, agent_id: int) -> bool:
@@ -244,6 +274,10 @@ class KeeperMailbox:
         for suffix in (KEEP_SUFFIX, KEPT_SUFFIX):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._file(gateway_url, agent_id, suffix))
+        self._wake_keeper()
+
+    def _wake_keeper(self) -> None:
+        write_file(self.store.path(KEEPER_WAKE_FILE), {"at": time.time_ns()})
 
     def report(self, gateway_url: str, agent_id: int) -> KeeperReport | None:
         """What the keeper last wrote about the agent."""

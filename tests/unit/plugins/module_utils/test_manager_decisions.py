@@ -533,6 +533,74 @@ def test_waiting_confirms_the_start_with_its_event_and_takes_the_file_name(gatew
     assert result["changed"] is True and result["file_name"] == "Y:/6/186/a.V3", result
 
 
+def test_waiting_reports_what_the_start_event_says_of_the_recording(gateway, store):
+    signed_in_agent(gateway, store)
+    facts = {"fileName": "Y:/6/186/a.V3", "locationId": "256", "recordID": "Yc1v1a186d2026", "callId": "17-1"}
+    gateway.script(186, IDLE, started("5086"), event("AgentMediaEvent_Record", taskId=5086, **facts))
+    result = record(gateway, store, agent_id=186, wait=True, wait_timeout=5)
+    assert (result["file_name"], result["location_id"], result["record_id"], result["call_id"]) == (
+        "Y:/6/186/a.V3",
+        "256",
+        "Yc1v1a186d2026",
+        "17-1",
+    ), result
+    # Remembered with the session: a re-run reports the same recording and sends nothing but the status query.
+    gateway.script(186, IDLE)
+    again = record(gateway, store, agent_id=186)
+    assert again["changed"] is False and again["location_id"] == "256", again
+
+
+def test_a_stop_with_wait_reports_the_recordings_begin_end_and_duration(gateway, store):
+    signed_in_agent(gateway, store)
+    facts = {"fileName": "Y:/a.V3", "locationId": "256"}
+    gateway.script(186, IDLE, started("5086"), event("AgentMediaEvent_Record", taskId=5086, **facts))
+    record(gateway, store, agent_id=186, wait=True, wait_timeout=5)
+    gateway.take()
+    gateway.script(
+        186,
+        ok(),
+        event("AgentMediaEvent_StopRecordDone", taskId=999, beginTime=1, endTime=2),
+        event("AgentMediaEvent_StopRecordDone", taskId=5086, beginTime=1764041000000, endTime=1764041012500),
+    )
+    stopped = record(gateway, store, agent_id=186, state="stopped", wait=True, wait_timeout=5)
+    assert stopped["changed"] is True, stopped
+    assert (stopped["begin_time"], stopped["end_time"], stopped["duration"]) == (
+        1764041000000,
+        1764041012500,
+        12.5,
+    )
+    # What to fetch: the stopped recording's file and location.
+    assert (stopped["file_name"], stopped["location_id"]) == ("Y:/a.V3", "256")
+
+
+def test_a_stop_with_wait_whose_event_never_comes_fails_and_a_rerun_stops_nothing(gateway, store):
+    gateway.script(186, signed_in("g-1"), started("5086"), ok(), Answer(EMPTY_POLL.body, repeat=True))
+    record(gateway, store, agent_id=186, password=PASSWORD, phone_number=PHONE)
+    gateway.take()
+    stopped = record(gateway, store, agent_id=186, state="stopped", wait=True, wait_timeout=1)
+    assert stopped["failed"] is True and "AgentMediaEvent_StopRecordDone" in stopped["msg"], stopped
+    assert gateway.take()[0] == ("DELETE", "recordplay/186/stoprecord", "g-1")
+    # The stop was done and is remembered: nothing is left to stop.
+    again = record(gateway, store, check_mode=True, agent_id=186, state="stopped")
+    assert again["changed"] is False and "nothing would be sent" in again["message"], again
+
+
+def test_a_kept_agent_reports_what_its_keeper_saw_of_the_recording(gateway, store, keeper):
+    recording = {
+        "task_id": "5206",
+        "file_name": "Y:/a.V3",
+        "location_id": "256",
+        "record_id": "r",
+        "since": 1,
+    }
+    kept_agent(gateway, store, keeper, recording=recording)
+    result = record(gateway, store, agent_id=186)
+    assert gateway.take() == []
+    assert (result["file_name"], result["location_id"], result["record_id"]) == ("Y:/a.V3", "256", "r"), (
+        result
+    )
+
+
 def test_waiting_paces_the_polls_of_a_gateway_that_answers_empty_polls_at_once(gateway, store):
     signed_in_agent(gateway, store)
     gateway.script(186, IDLE, started("5086"), Answer(EMPTY_POLL.body, repeat=True))

@@ -207,6 +207,9 @@ def test_a_kept_agent_whose_session_ended_before_the_start_is_signed_in_again_on
         crashed_keeper_left(store, gateway.url, "gone", "gone")
         spec = record_spec()
         values = params(spec, gateway.url, store, agent_id=186, password="pw", phone_number="70186")
+        # The wait for the keeper's newer GUID (at most timeout) ends before the test server drops an idle
+        # connection (3 s), so the status query that follows does not race that close.
+        values["timeout"] = 2
         task = RecordTask(values, False, False)
         task.keeper.status = lambda wait_for_start=2.0: type(
             "S", (), {"running": True, "stale": False, "pid": 1}
