@@ -235,6 +235,16 @@ def test_the_whole_download_is_bounded_by_download_timeout(tmp_path, out):
     assert listing(out) == []
 
 
+def test_each_read_is_bounded_by_timeout(tmp_path, out):
+    answer = Pieces(file_answer(audio(50_000)), count=2, delay=1.5)
+    with Server(answer) as server:
+        result = fetch(server, tmp_path, dest=str(out / "186.V3"), timeout=0.5, download_timeout=30)
+    assert result["failed"] is True, result
+    assert "did not finish" in result["msg"] and "timeout=0.5 s bounds each read" in result["msg"]
+    assert "no whole answer within" not in result["msg"]  # a read timed out, not the whole download
+    assert listing(out) == []
+
+
 def test_a_lost_session_is_signed_in_again_once_and_the_file_then_comes(tmp_path, out):
     body = audio(5000)
     dest = out / "186.V3"
