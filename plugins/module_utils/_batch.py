@@ -116,7 +116,8 @@ class TaskRequest:
 
 
 class AgentTask:
-    """Subclasses set REQUEST (from_params, agent_id), MANAGER (ensure), FACT, PER_AGENT_KEYS, validate()."""
+    """Subclasses set REQUEST (from_params, agent_id; a state, when it has one, goes into each result), MANAGER
+    (ensure), FACT, PER_AGENT_KEYS, validate()."""
 
     REQUEST: Any = None
     MANAGER: Any = None
@@ -245,7 +246,8 @@ class AgentTask:
             result = self._nothing_to_do()
         elif not batch:
             result = self._one(requests[0])
-            result.setdefault("state", requests[0].state)
+            if getattr(requests[0], "state", None) is not None:
+                result.setdefault("state", requests[0].state)
             if not self.diff:
                 result.pop("diff", None)
         else:
@@ -287,7 +289,8 @@ class AgentTask:
                 before[str(request.agent_id)] = difference["before"]
                 after[str(request.agent_id)] = difference["after"]
             outcome.setdefault("failed", False)
-            outcome.setdefault("state", request.state)
+            if getattr(request, "state", None) is not None:
+                outcome.setdefault("state", request.state)
             results.append(outcome)
         failed = [item for item in results if item["failed"]]
         summary: dict[str, Any] = {

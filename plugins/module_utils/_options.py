@@ -110,3 +110,24 @@ def event_info_spec() -> dict[str, Any]:
     spec["wait_for"] = {"type": "str"}
     spec["wait_timeout"] = {"type": "float", "default": 30}
     return spec
+
+
+def recording_file_spec() -> dict[str, Any]:
+    """argument_spec of cc_gateway_recording_file, with the batch form `agents`."""
+    agents_entry = dict(BATCH_AGENT_OPTIONS)
+    agents_entry["file_name"] = {"type": "str", "required": True}
+    agents_entry["location_id"] = {"type": "int"}
+    agents_entry["dest"] = {"type": "path", "required": True}
+    spec: dict[str, Any] = {}
+    spec.update(CONNECTION)
+    spec.update(AGENT)
+    spec["file_name"] = {"type": "str"}
+    spec["location_id"] = {"type": "int"}
+    spec["file_type"] = {"type": "str", "choices": ["agent", "ivr"], "default": "agent"}
+    spec["dest"] = {"type": "path"}
+    spec["mode"] = {"type": "raw", "default": "0600"}
+    spec["force"] = {"type": "bool", "default": False}
+    spec["max_size"] = {"type": "int", "default": 64 * 1024 * 1024}
+    spec["download_timeout"] = {"type": "float", "default": 300}
+    spec["agents"] = {"type": "list", "elements": "dict", "options": agents_entry}
+    return spec

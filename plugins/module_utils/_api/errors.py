@@ -25,7 +25,8 @@ class TransportError(GatewayError):
     """An exchange that failed: kind says how, request_sent whether the gateway may have acted on it.
 
     kinds: url, certificate, tls, tls_setup, refused, connect_timeout, connect, proxy, wrong_scheme, read_timeout,
-    broken, too_large, not_utf8, http_status, not_json. The transport raises it with its reason; the client says
+    broken, too_large, file_too_large (a streamed file over its caller's limit), not_utf8, http_status, not_json.
+    The transport raises it with its reason; the client says
     it again as a sentence about the request (described()).
     """
 

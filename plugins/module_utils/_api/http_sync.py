@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import TransportError
@@ -47,6 +47,8 @@ except ImportError as exc:  # pragma: no cover - reported by the modules through
 
 # A gateway answer is a few hundred bytes; anything this large is not the gateway speaking.
 MAX_BODY = 1024 * 1024
+# A body handed to a sink (a recording file) is read this many bytes at a time.
+STREAM_PIECE = 64 * 1024
 # Connection attempts that failed before anything was sent are the only ones retried.
 CONNECT_RETRIES = 2
 CONNECT_BACKOFF = 0.2
@@ -250,6 +252,8 @@ class Answer:
     headers: Any  # requests' case-insensitive header dict
     cookies: dict[str, str]
     body: bytes = b""
+    # The number of bytes handed to the sink, when stream() sent the body there instead of into body.
+    streamed: int | None = None
 
     def json_text(self) -> str:
         try:
@@ -320,9 +324,47 @@ class Transport:
         request and reading the whole answer, to its last byte, by the second.
         """
         connect_timeout, answer_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        return self._watched(
+            lambda: self._exchange(
+                method, path, headers, body, cookies, (connect_timeout, answer_timeout), None
+            ),
+            connect_timeout,
+            answer_timeout,
+        )
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        sink_for: Callable[[Answer], Callable[[bytes], Any] | None],
+        limit: int,
+        cookies: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        overall: float = 300.0,
+    ) -> Answer:
+        """An exchange whose answer may be large (a recording file); raises TransportError.
+
+        sink_for(head) is called with the answer's status, headers and cookies (body empty) and says where the
+        body goes: a callable that takes it piece by piece, which may take at most limit bytes in all (more is
+        the failure kind file_too_large, found from Content-Length before anything is read, or on the way); or
+        None for an answer read whole into body, as request() reads it (at most MAX_BODY bytes). What the sink
+        raises is raised as it is. timeout bounds each connection attempt and each read of the answer; overall
+        the whole exchange after connecting, to the last byte.
+        """
+        return self._watched(
+            lambda: self._exchange(
+                method, path, headers, None, cookies, (timeout, timeout), (sink_for, limit)
+            ),
+            timeout,
+            overall,
+        )
+
+    def _watched(self, run: Callable[[], Answer], connect_timeout: float, answer_timeout: float) -> Answer:
+        """run() with a deadline of connect_timeout + answer_timeout on the whole exchange."""
         exchange = _STAGE.exchange = _WATCHDOG.watch(connect_timeout + answer_timeout)
         try:
-            return self._exchange(method, path, headers, body, cookies, (connect_timeout, answer_timeout))
+            return run()
         except _DeadlinePassed:
             raise TransportError(
                 "connect_timeout", f"not connected within {connect_timeout + answer_timeout:g} s", False
@@ -345,6 +387,7 @@ class Transport:
         body: bytes | None,
         cookies: dict[str, str] | None,
         timeout: tuple[float, float],
+        streaming: tuple[Callable[[Answer], Callable[[bytes], Any] | None], int] | None,
     ) -> Answer:
         route = self.route
         _mark_connecting(False)
@@ -370,15 +413,22 @@ class Transport:
         except Exception as exc:  # classified below; anything unexpected is re-raised there
             raise _classify(exc, route) from None
         try:
-            return Answer(
+            answer = Answer(
                 status=response.status_code,
                 reason=response.reason or "",
                 headers=response.headers,
                 cookies=dict(response.cookies.items()),
-                body=_bounded_body(response),
             )
+            sink = _call_sink(streaming[0], answer) if streaming is not None else None
+            if sink is None:
+                answer.body = _bounded_body(response)
+            else:
+                answer.streamed = _streamed_body(response, sink, streaming[1])
+            return answer
         except TransportError:
             raise
+        except _SinkFailed as failed:
+            raise failed.error from None
         except Exception as exc:
             raise _classify(exc, route, answered=True) from None
         finally:
@@ -402,6 +452,41 @@ def _bounded_body(response: Any) -> bytes:
             raise TransportError("too_large", f"the answer is longer than {MAX_BODY} bytes", True)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _SinkFailed(Exception):
+    """What a sink raised, carried past the failure classification (it is the caller's, not the wire's)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _call_sink(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Exception as exc:
+        raise _SinkFailed(exc) from exc
+
+
+def _streamed_body(response: Any, sink: Callable[[bytes], Any], limit: int) -> int:
+    """Hand the body to sink piece by piece; its length. At most limit bytes, announced or sent."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise TransportError(
+            "file_too_large", f"the answer announces {int(length)} bytes, more than {limit}", True
+        )
+    size = 0
+    for piece in response.iter_content(STREAM_PIECE):
+        size += len(piece)
+        if size > limit:
+            raise TransportError("file_too_large", f"the answer is longer than {limit} bytes", True)
+        _call_sink(sink, piece)
+    encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+    if length.isdigit() and size != int(length) and not encoded:
+        # urllib3 1.26 does not check this itself (a compressed body's length is not the length of its bytes).
+        raise TransportError("broken", f"the answer ended after {size} of {int(length)} bytes", True)
+    return size
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

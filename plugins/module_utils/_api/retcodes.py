@@ -15,6 +15,7 @@ ALREADY_RECORDING = "500-011"
 NO_RECORDING_TASK = "100-007"
 CANNOT_PAUSE = "500-004"
 CANNOT_RESUME = "500-006"
+RECORD_FILE_MISSING = "104-005"
 
 MEANINGS: dict[str, str] = {
     "000-001": "events were fetched the wrong way",
@@ -43,6 +44,18 @@ MEANINGS: dict[str, str] = {
     "100-017": "uPortal authentication failed",
     "100-020": "the agent's password has expired",
     "100-021": "a sign-in for this agent is already in progress",
+    "104-001": "recording download is not enabled on the gateway",
+    "104-002": "no right to quality-check, download or play recordings",
+    "104-003": "the recording file name is invalid",
+    "104-004": "no drive mapping is configured for the recording's drive",
+    "104-005": "the recording file does not exist",
+    "104-006": "the gateway has not enough disk space",
+    "104-007": "the recording's format is not supported",
+    "104-008": "the recording format parameter is not configured",
+    "104-009": "the recording's format conversion failed",
+    "104-010": "the recording node id is not configured",
+    "104-011": "deleting the recording failed",
+    "104-012": "downloading the recording from OBS failed",
     "105-006": "the GUID does not match after a disaster-recovery switchover; sign in again",
     "110-016": "the agent account is locked",
     "500-001": "the agent is in the wrong state to rewind playback",
@@ -69,6 +82,14 @@ _OPERATION_MEANINGS: dict[tuple[str, str], str] = {
     ("stop_recording", "100-007"): "the agent has no recording task to stop",
     ("pause_recording", "500-004"): "the agent has no running recording to pause",
     ("resume_recording", "500-006"): "the agent has no paused recording to resume",
+    ("download_recording", "104-005"): "the recording file does not exist, or its recording is still "
+    "being written (the file exists once the recording has stopped)",
+    ("download_recording", "000-002"): "a parameter of the download is invalid (file_name, file_type, or "
+    "location_id, which CTI pool mode requires)",
+    (
+        "download_recording",
+        "000-003",
+    ): "no permission to download recordings, or the agent's GUID has expired",
 }
 
 

@@ -59,6 +59,17 @@ _NAME_LABELS = f"[^.:/]{{1,{LABEL_MAX}}}(?:\\.[^.:/]{{1,{LABEL_MAX}}})*(?![^.:/]
 GATEWAY_HOST_PATTERN = f"^[^:]+://(?:\\[|{_NAME_LENGTH}{_NAME_LABELS})"
 GATEWAY_PORT_PATTERN = f"^[^:]+://(?:\\[[^\\]]*\\]|[^:/]*)(?::{_PORT})?/?(?!\\n)$"
 
+# Recording files (cc_gateway_recording_file): the download's filetype by file_type, and the bounds of a file and
+# of its download. Files over 30 MB are not advised (section 13.1 of the API reference); 1 GiB is a generous ceiling.
+FILE_TYPES = {"agent": 1, "ivr": 2}
+RECORD_ID_MAX = 255
+LOCATION_ID_MAX = 2147483647
+MAX_SIZE_DEFAULT = 64 * 1024 * 1024
+MAX_SIZE_CEILING = 1024 * 1024 * 1024
+DOWNLOAD_TIMEOUT_DEFAULT = 300
+DEST_MAX = 4096
+FILE_MODE_MAX = 0o777
+
 RECORD_MODES = {"overwrite": 0, "append": 1}
 RECORD_FORMATS = {"default": 0, "24k_vox": 1, "32k_vox": 2, "64k_alaw": 3}
 
@@ -140,6 +151,42 @@ CONNECTION_ARGUMENTS: dict[str, Any] = {
         "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": TIMEOUT_MAX},
         "max_concurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY},
         "max_agent_id": {"type": "integer", "minimum": AGENT_ID_MIN, "maximum": AGENT_ID_CEILING},
+    },
+}
+
+RECORDING_FILE_ARGUMENTS: dict[str, Any] = {
+    "$schema": DIALECT,
+    "title": "cec.cc_gateway.cc_gateway_recording_file arguments (of the task, or of one entry of agents)",
+    "type": "object",
+    "required": ["agent_id", "file_name", "dest"],
+    "properties": {
+        "agent_id": RECORD_ARGUMENTS["properties"]["agent_id"],
+        "file_name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": RECORD_ID_MAX,
+            "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+            "description": "a recording's file name as AgentMediaEvent_Record gives it, without control "
+            "characters, such as Y:/15/0/20201119/186/142702.V3",
+        },
+        "location_id": {"type": ["integer", "null"], "minimum": 0, "maximum": LOCATION_ID_MAX},
+        "file_type": {"enum": list(FILE_TYPES)},
+        "dest": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": DEST_MAX,
+            "pattern": "^/[^\\x00]*$",
+            "description": "an absolute path (starting with /) on the host that runs the task",
+        },
+        "mode": {
+            "anyOf": [
+                {"type": "string", "pattern": "^0?[0-7]{3}(?!\\n)$"},
+                {"type": "integer", "minimum": 0, "maximum": FILE_MODE_MAX},
+            ],
+            "description": "an octal file mode of permission bits as a quoted string, such as '0600' or '0640'",
+        },
+        "max_size": {"type": "integer", "minimum": 1, "maximum": MAX_SIZE_CEILING},
+        "download_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": TIMEOUT_MAX},
     },
 }
 
@@ -233,6 +280,7 @@ AGENT_STATUS_RESPONSE: dict[str, Any] = {
 
 ALL: dict[str, dict[str, Any]] = {
     "record_arguments": RECORD_ARGUMENTS,
+    "recording_file_arguments": RECORDING_FILE_ARGUMENTS,
     "agent_arguments": AGENT_ARGUMENTS,
     "task_arguments": TASK_ARGUMENTS,
     "connection_arguments": CONNECTION_ARGUMENTS,
@@ -293,7 +341,7 @@ def _describe(error: Any, prefix: str, secret_fields: tuple[str, ...], names: di
         return f"{field}: {shown} is empty; give at least one character"
     if error.validator == "minLength":
         return f"{field}: {shown} is shorter than the minimum of {rule} characters"
-    if error.validator == "pattern" and error.schema.get("description"):
+    if error.validator in ("pattern", "anyOf") and error.schema.get("description"):
         return f"{field}: {shown} is not {error.schema['description']}"
     if secret:
         return f"{field}: the value given breaks the rule {error.validator}: {rule!r}"
