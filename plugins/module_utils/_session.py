@@ -51,12 +51,7 @@ def keeper_gone(keeper: KeeperProcess) -> str | None:
     """Why the store's keeper cannot be counted on, or None when it runs and beats."""
     if keeper.replaced_because:
         return keeper.replaced_because  # this task started a new one; its agents still need handing over
-    status = keeper.status()
-    if not status.running:
-        return "it is not running any more (it was stopped or crashed)"
-    if status.stale:
-        return f"it has not written its heartbeat for {status.heartbeat_age:.0f} s (it hangs or is stopped)"
-    return None
+    return keeper.not_counted_on()
 
 
 class AgentSession:

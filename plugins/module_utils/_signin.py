@@ -11,11 +11,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session import (
-    AgentSession,
-    Credentials,
-    keeper_gone,
-)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, Credentials
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import KeeperMailbox
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import StoreError
 
@@ -225,12 +221,10 @@ class SessionTask(AgentTask):
                 "keepalive: the session keeper needs the Python library aiohttp on the host that runs the "
                 f"task ({missing}); install it there (pip install -r requirements.txt of cec.cc_gateway)"
             ]
-        gone = keeper_gone(self.keeper) if KeeperMailbox(self.store).kept_agents() else None
         try:
             _pid, note = self.keeper.ensure_running()
         except (StoreError, OSError) as exc:
             return [f"keepalive: the session keeper cannot start: {exc}"]
-        self.keeper.replaced_because = gone
         if note:
             self.task_warnings.append(note)
         return []

@@ -127,10 +127,20 @@ class KeeperStatus:
         return self.running and self.heartbeat_age is not None and self.heartbeat_age > HEARTBEAT_STALE
 
 
+def _not_counted_on(status: KeeperStatus) -> str | None:
+    """Why a keeper found in this state cannot vouch for the sessions it kept (None: it can)."""
+    if not status.running:
+        return "it is not running any more (it was stopped or crashed)"
+    if status.stale:
+        return f"it has not written its heartbeat for {status.heartbeat_age:.0f} s (it hangs or is stopped)"
+    return None
+
+
 class KeeperProcess:
     def __init__(self, store: SessionStore) -> None:
         self.store = store
-        # Set when this task found the keeper gone and started a new one before its agents were handled.
+        # Why the keeper this task found could not be counted on, once this task started a new one: the agents
+        # the old keeper kept are not known to be alive until each is checked.
         self.replaced_because: str | None = None
 
     @property
@@ -173,6 +183,10 @@ class KeeperProcess:
                 return KeeperStatus(True)
             time.sleep(0.05)
 
+    def not_counted_on(self) -> str | None:
+        """Why the keeper as it is now cannot vouch for the sessions it keeps (None: it runs and beats)."""
+        return _not_counted_on(self.status())
+
     @contextlib.contextmanager
     def _start_lock(self) -> Iterator[None]:
         """Starting, stopping and the keeper's own idle exit take turns (see the keeper's idle exit)."""
@@ -205,6 +219,7 @@ class KeeperProcess:
                     "The session keeper needs the Python library aiohttp on the host that runs the task "
                     f"({missing}); install it there (pip install -r requirements.txt of cec.cc_gateway)."
                 )
+            self.replaced_because = self.replaced_because or _not_counted_on(status)
             if status.running:
                 why = (
                     f"had not written its heartbeat for {status.heartbeat_age:.0f} s"

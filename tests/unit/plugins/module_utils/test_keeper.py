@@ -237,6 +237,22 @@ def test_a_killed_keeper_is_seen_dead_at_once(store, process):
     pid, _note = process.ensure_running()
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not process.status(wait_for_start=0).running)
+    assert "not running" in process.not_counted_on()
+
+
+def test_a_task_that_starts_a_keeper_in_place_of_a_dead_one_remembers_why(store, process):
+    """The agents the dead keeper kept are not vouched for by the new one until each is checked."""
+    pid, _note = process.ensure_running()
+    finding = KeeperProcess(store)  # a later task that finds it running
+    assert finding.ensure_running()[0] == pid
+    assert finding.replaced_because is None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not process.status(wait_for_start=0).running)
+    replacing = KeeperProcess(store)  # a task after the keeper died
+    new_pid, _note = replacing.ensure_running()
+    assert new_pid != pid
+    assert "not running" in replacing.replaced_because
+    assert replacing.not_counted_on() is None  # the new keeper runs and beats
 
 
 def test_a_hung_keeper_is_stale_and_replaced(store, process, monkeypatch):
