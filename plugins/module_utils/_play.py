@@ -80,11 +80,18 @@ class PlayRequest(TaskRequest):
 
 
 def validate(request: PlayRequest, max_agent_id: int | None = None) -> None:
-    """Check the arguments (and, to start, the body they produce) against the schemas; raises SchemaViolation."""
-    schemas.check(request.arguments(), schemas.limited(schemas.PLAY_ARGUMENTS, max_agent_id))
+    """Check the arguments (and, to start, the body they produce) against the schemas; raises SchemaViolation
+    naming every problem at once."""
+    problems = schemas.violations(request.arguments(), schemas.limited(schemas.PLAY_ARGUMENTS, max_agent_id))
     if request.state == "started" and request.voice_path is None:
-        sentence = "voice_path: is required with state: started; give the path of the voice file to play"
-        raise schemas.SchemaViolation(sentence, [("voice_path", sentence)])
+        problems.append(
+            (
+                "voice_path",
+                "voice_path: is required with state: started; give the path of the voice file to play",
+            )
+        )
+    if problems:
+        raise schemas.SchemaViolation("; ".join(sentence for _option, sentence in problems), problems)
     if request.state == "started":
         schemas.check(request.play_body(), schemas.PLAY_REQUEST, prefix="request.")
 

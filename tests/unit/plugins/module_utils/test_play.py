@@ -382,6 +382,7 @@ def test_waiting_in_vain_fails_naming_wait_timeout(gateway, store):
     ("arguments", "said"),
     [
         ({}, "voice_path: is required with state: started"),
+        ({"times": 0}, "times: 0 is less than the minimum of 1; voice_path: is required with state: started"),
         ({"voice_path": ""}, "voice_path: '' is empty"),
         ({"voice_path": "Y:/" + "a" * 98}, "more than the maximum of 100"),
         ({"voice_path": "Y:/a\nb.V3"}, "without control characters"),
