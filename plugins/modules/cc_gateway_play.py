@@ -26,8 +26,8 @@ description:
     gets no request and the task reports C(changed=false); pausing an agent whose events show no playback fails.
   - B(Idempotence without a keeper.) No gateway interface tells whether an agent plays, so the request is sent
     and the gateway's state errors decide. O(state=started) sends the start; C(500-007) (the agent cannot start a
-    playback: one runs) is followed by a resume, which either resumes a paused playback (C(changed=true)) or is
-    refused with C(500-005) (the playback plays already: C(changed=false), nothing else sent). When this
+    playback, since one runs) is followed by a resume, which either resumes a paused playback (C(changed=true)) or is
+    refused with C(500-005) (the playback plays already, so C(changed=false) and nothing else is sent). When this
     collection paused the playback last, the resume is sent first and a start only if it is refused with
     C(500-005). O(state=paused) sends the pause; C(500-003) means the playback is paused already or none runs
     (the gateway does not say which) and is reported as C(changed=false), not as a failure. O(state=stopped)
