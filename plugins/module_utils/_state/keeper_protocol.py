@@ -154,6 +154,16 @@ class KeepRequest:
         }
 
 
+def _playback_state(playback: Any) -> bool:
+    """Whether a report's playback is one the keeper writes: a known state and the epoch ms it was seen at."""
+    return (
+        isinstance(playback, dict)
+        and playback.get("state") in PLAYBACK_STATES.values()
+        and isinstance(playback.get("at"), int)
+        and not isinstance(playback.get("at"), bool)
+    )
+
+
 def _finite_positive(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
 
@@ -197,10 +207,7 @@ class KeeperReport:
             report.ended_tasks = []
         if not isinstance(report.recording, dict):
             report.recording = None
-        if (
-            not isinstance(report.playback, dict)
-            or report.playback.get("state") not in PLAYBACK_STATES.values()
-        ):
+        if not _playback_state(report.playback):
             report.playback = None
         if report.guid is not None and not sane_guid(report.guid):
             report.guid = None

@@ -471,3 +471,4 @@ def test_the_keepers_report_follows_the_playback_events():
     # What the keeper writes, the modules read back; a playback state of nonsense is not taken.
     assert KeeperReport.from_dict(json.loads(report.to_json())).playback == report.playback
     assert KeeperReport.from_dict({"playback": {"state": "dancing", "at": 1}}).playback is None
+    assert KeeperReport.from_dict({"playback": {"state": "playing", "at": "soon"}}).playback is None
