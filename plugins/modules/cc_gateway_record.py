@@ -70,7 +70,7 @@ options:
     description:
       - After starting, wait for the gateway's event that the recording really started
         (C(AgentMediaEvent_Record) with the same task id, which also tells the file name the gateway chose and
-        where the file is: RV(file_name), RV(location_id), RV(record_id), RV(call_id)),
+        where the file is, RV(file_name), RV(location_id), RV(record_id), RV(call_id)),
         and fail if C(AgentMediaEvent_Record_Fail) comes instead.
       - After stopping, wait for C(AgentMediaEvent_StopRecordDone) of the stopped task, which tells
         RV(begin_time) and RV(end_time); fail if it does not come within O(wait_timeout) (the stop itself was
@@ -232,10 +232,10 @@ state:
   sample: started
 file_name:
   description:
-    - The recording's file name (C(fileName)): the one the gateway's C(AgentMediaEvent_Record) gave when the
+    - The recording's file name (C(fileName)), the one the gateway's C(AgentMediaEvent_Record) gave when the
       event was seen (O(wait=true), or a kept agent whose keeper saw it), else the one sent; null when the
       gateway names the file and its event was not seen.
-    - For O(state=stopped), the file of the recording that was stopped, when known: what a download of the
+    - For O(state=stopped), the file of the recording that was stopped, when known, which is what a download of the
       recording's file asks for.
   returned: without O(agents)
   type: str
