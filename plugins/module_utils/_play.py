@@ -147,9 +147,16 @@ class PlaybackManager:
         self.session.data["playback"] = {"state": state, "at": sent_at}
 
     def _recording_known(self) -> bool:
-        """Whether this collection knows a recording of the agent runs (it refuses playback with 500-007 too)."""
-        recording = self.session.kept.recording if self.kept else self.session.data.get("recording")
-        return bool(recording)
+        """Whether this collection knows a recording of the agent runs (the gateway refuses playback with 500-007
+        then too): one cc_gateway_record started, or one a kept agent's keeper saw, unless its task is known ended."""
+        own = self.session.data.get("recording")
+        if not self.kept:
+            return bool(own)
+        ended = set(self.session.kept.ended_tasks) | set(self.session.data.get("ended_tasks", []))
+        return any(
+            recording and recording.get("task_id") not in ended
+            for recording in (own, self.session.kept.recording)
+        )
 
     def _snapshot(self) -> dict[str, Any]:
         return {"playback": self._known()}

@@ -214,6 +214,22 @@ def test_a_start_refused_500_007_while_this_collection_records_fails_and_says_wh
     assert result["failed"] is True and "500-007" in result["msg"] and "recording" in result["msg"], result
 
 
+def test_a_kept_agents_500_007_is_a_recording_only_while_the_keeper_saw_one_that_did_not_end(
+    gateway, store, keeper
+):
+    kept_agent(gateway, store, keeper, recording={"task_id": "77", "since": 1})
+    gateway.script(186, refused("500-007"))
+    recording = play(gateway, store, agent_id=186, voice_path=VOICE)
+    assert gateway.take() == [("PUT", "recordplay/186/play", "kept-guid")]
+    assert recording["failed"] is True and "is recording" in recording["msg"], recording
+
+    keeper.report(gateway.url, 186, "kept-guid", recording={"task_id": "77", "since": 1}, ended_tasks=["77"])
+    gateway.script(186, refused("500-007"), refused("500-005"))
+    playing = play(gateway, store, agent_id=186, voice_path=VOICE)
+    assert paths(gateway.take()) == [("PUT", "recordplay/186/play"), ("POST", "recordplay/186/resumeplay")]
+    assert not playing.get("failed") and playing["changed"] is False, playing
+
+
 def test_a_start_whose_answer_is_lost_is_not_sent_again(gateway, store):
     signed_in_agent(gateway, store)
     gateway.script(186, IDLE, Answer(PLAY_OK.body, before=lambda: time.sleep(1.5)))
