@@ -123,6 +123,8 @@ class AgentTask:
     MANAGER: Any = None
     FACT = ""
     PER_AGENT_KEYS: tuple[str, ...] = ("agent_id", "password", "phone_number", "guid")
+    # Of PER_AGENT_KEYS, those a batch entry without its own value takes from the task.
+    INHERITED: tuple[str, ...] = INHERITED_KEYS
 
     def validate(self, request: Any) -> None:
         """Raise SchemaViolation for a request that must not be sent."""
@@ -145,7 +147,7 @@ class AgentTask:
             merged = dict(shared)
             for key in self.PER_AGENT_KEYS:
                 own = entry.get(key)
-                merged[key] = own if own is not None else params.get(key) if key in INHERITED_KEYS else None
+                merged[key] = own if own is not None else params.get(key) if key in self.INHERITED else None
             requests.append(self.REQUEST.from_params(merged))
         return requests
 
@@ -183,7 +185,7 @@ class AgentTask:
             errors.extend(
                 f"{key}: belongs to one agent; with agents, give it in each entry of agents"
                 for key in self.PER_AGENT_KEYS
-                if key not in INHERITED_KEYS and self.params.get(key) is not None
+                if key not in self.INHERITED and self.params.get(key) is not None
             )
         seen: set[int] = set()
         for index, request in enumerate(requests):

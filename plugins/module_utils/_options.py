@@ -131,3 +131,22 @@ def recording_file_spec() -> dict[str, Any]:
     spec["download_timeout"] = {"type": "float", "default": 300}
     spec["agents"] = {"type": "list", "elements": "dict", "options": agents_entry}
     return spec
+
+
+def play_spec() -> dict[str, Any]:
+    """argument_spec of cc_gateway_play, with the batch form `agents`."""
+    agents_entry = dict(BATCH_AGENT_OPTIONS)
+    agents_entry["voice_path"] = {"type": "str"}
+    agents_entry["location_id"] = {"type": "int"}
+    spec: dict[str, Any] = {}
+    spec.update(CONNECTION)
+    spec.update(AGENT)
+    spec["state"] = {"type": "str", "choices": ["started", "paused", "stopped"], "default": "started"}
+    spec["voice_path"] = {"type": "str"}
+    spec["times"] = {"type": "int", "default": 1}
+    spec["start_position"] = {"type": "int", "default": 0}
+    spec["location_id"] = {"type": "int"}
+    spec["wait"] = {"type": "bool", "default": False}
+    spec["wait_timeout"] = {"type": "float", "default": 30}
+    spec["agents"] = {"type": "list", "elements": "dict", "options": agents_entry}
+    return spec

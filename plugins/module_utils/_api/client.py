@@ -388,6 +388,19 @@ class GatewayClient:
     def resume_recording(self) -> None:
         self.call("POST", f"recordplay/{self.agent_id}/resumerecord", "resume_recording")
 
+    def start_playback(self, body: dict[str, Any]) -> None:
+        """PUT recordplay/{agentid}/play: play a voice file to the agent (the answer's result is reserved)."""
+        self.call("PUT", f"recordplay/{self.agent_id}/play", "start_playback", body)
+
+    def pause_playback(self) -> None:
+        self.call("POST", f"recordplay/{self.agent_id}/pauseplay", "pause_playback")
+
+    def resume_playback(self) -> None:
+        self.call("POST", f"recordplay/{self.agent_id}/resumeplay", "resume_playback")
+
+    def stop_playback(self) -> None:
+        self.call("DELETE", f"recordplay/{self.agent_id}/stopplay", "stop_playback")
+
     def recording_file_path(self, record_id: str, filetype: int, location_id: int | None) -> str:
         """GET recordfile/{agentid}?recordId=..&filetype=..&locationId=.. (locationId only when given)."""
         query = {"recordId": record_id, "filetype": str(filetype)}

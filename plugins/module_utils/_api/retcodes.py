@@ -16,6 +16,11 @@ NO_RECORDING_TASK = "100-007"
 CANNOT_PAUSE = "500-004"
 CANNOT_RESUME = "500-006"
 RECORD_FILE_MISSING = "104-005"
+# The playback state errors (section 7.4 of the API notes): what each means is decided in _play.py.
+CANNOT_PAUSE_PLAYBACK = "500-003"
+CANNOT_RESUME_PLAYBACK = "500-005"
+CANNOT_START_PLAYBACK = "500-007"
+CANNOT_STOP_PLAYBACK = "500-009"
 
 MEANINGS: dict[str, str] = {
     "000-001": "events were fetched the wrong way",
@@ -82,6 +87,18 @@ _OPERATION_MEANINGS: dict[tuple[str, str], str] = {
     ("stop_recording", "100-007"): "the agent has no recording task to stop",
     ("pause_recording", "500-004"): "the agent has no running recording to pause",
     ("resume_recording", "500-006"): "the agent has no paused recording to resume",
+    (
+        "start_playback",
+        "500-007",
+    ): "the agent is in the wrong state to start playback (a playback, playing or "
+    "paused, or a recording is running)",
+    (
+        "start_playback",
+        "000-002",
+    ): "a field of the play request is invalid (voice_path, start_position, times or location_id)",
+    ("pause_playback", "500-003"): "the agent has no playing playback to pause (none, or it is paused)",
+    ("resume_playback", "500-005"): "the agent has no paused playback to resume",
+    ("stop_playback", "500-009"): "the agent has no playback to stop",
     ("download_recording", "104-005"): "the recording file does not exist, or its recording is still "
     "being written (the file exists once the recording has stopped)",
     ("download_recording", "000-002"): "a parameter of the download is invalid (file_name, file_type, or "

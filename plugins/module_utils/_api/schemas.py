@@ -70,6 +70,9 @@ DOWNLOAD_TIMEOUT_DEFAULT = 300
 DEST_MAX = 4096
 FILE_MODE_MAX = 0o777
 
+VOICE_PATH_MAX = 100
+# times and startpostion are Java ints on the gateway.
+PLAY_COUNT_MAX = 2147483647
 RECORD_MODES = {"overwrite": 0, "append": 1}
 RECORD_FORMATS = {"default": 0, "24k_vox": 1, "32k_vox": 2, "64k_alaw": 3}
 
@@ -190,6 +193,45 @@ RECORDING_FILE_ARGUMENTS: dict[str, Any] = {
     },
 }
 
+PLAY_ARGUMENTS: dict[str, Any] = {
+    "$schema": DIALECT,
+    "title": "cec.cc_gateway.cc_gateway_play arguments (of the task, or of one entry of agents)",
+    "type": "object",
+    "required": ["agent_id"],
+    "properties": {
+        "agent_id": RECORD_ARGUMENTS["properties"]["agent_id"],
+        "state": {"enum": ["started", "paused", "stopped"]},
+        "voice_path": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": VOICE_PATH_MAX,
+            "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+            "description": "a voice file's path on the gateway's file server, 1 to 100 characters without "
+            "control characters, such as Y:/15/0/20201119/186/142702.V3",
+        },
+        "times": {"type": "integer", "minimum": 1, "maximum": PLAY_COUNT_MAX},
+        "start_position": {"type": "integer", "minimum": 0, "maximum": PLAY_COUNT_MAX},
+        "location_id": RECORDING_FILE_ARGUMENTS["properties"]["location_id"],
+        "wait_timeout": RECORD_ARGUMENTS["properties"]["wait_timeout"],
+    },
+}
+
+PLAY_REQUEST: dict[str, Any] = {
+    "$schema": DIALECT,
+    "title": "PUT /agentgateway/resource/recordplay/{agentid}/play request body",
+    "type": "object",
+    "required": ["voicepath"],
+    "additionalProperties": False,
+    "properties": {
+        "voicepath": {"type": "string", "minLength": 1, "maxLength": VOICE_PATH_MAX},
+        # The spelling is Huawei's.
+        "startpostion": {"type": "integer", "minimum": 0, "maximum": PLAY_COUNT_MAX},
+        "times": {"type": "integer", "minimum": 1, "maximum": PLAY_COUNT_MAX},
+        "codeformat": {"enum": [0]},
+        "locationId": {"type": "integer", "minimum": 0, "maximum": LOCATION_ID_MAX},
+    },
+}
+
 RECORD_REQUEST: dict[str, Any] = {
     "$schema": DIALECT,
     "title": "PUT /agentgateway/resource/recordplay/{agentid}/record request body",
@@ -281,10 +323,12 @@ AGENT_STATUS_RESPONSE: dict[str, Any] = {
 ALL: dict[str, dict[str, Any]] = {
     "record_arguments": RECORD_ARGUMENTS,
     "recording_file_arguments": RECORDING_FILE_ARGUMENTS,
+    "play_arguments": PLAY_ARGUMENTS,
     "agent_arguments": AGENT_ARGUMENTS,
     "task_arguments": TASK_ARGUMENTS,
     "connection_arguments": CONNECTION_ARGUMENTS,
     "record_request": RECORD_REQUEST,
+    "play_request": PLAY_REQUEST,
     "sign_in_request": SIGN_IN_REQUEST,
     "response_envelope": RESPONSE_ENVELOPE,
     "record_response": RECORD_RESPONSE,

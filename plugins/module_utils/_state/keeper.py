@@ -184,6 +184,7 @@ class KeptAgent:
             events=previous.events,
             recording=previous.recording,
             ended_tasks=previous.ended_tasks,
+            playback=previous.playback,
         )
         self.cookies = session.get("cookies", [])
         self.saved_at = 0.0
@@ -207,6 +208,9 @@ class KeptAgent:
         self.state.alive = self.state.healthy = False
         self.state.reason = reason
         self.state.recording = None
+        if self.state.playback is not None:
+            # A playback ends with its session.
+            self.state.playback = {"state": "stopped", "at": now_ms(), "event": None}
         self.save()
         log(f"agent {self.agent_id}: session over: {reason}")
 

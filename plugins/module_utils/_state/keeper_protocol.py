@@ -6,7 +6,7 @@ Per agent (<stem> = what the session store names the agent):
   <stem>.keep.json  a KeepRequest, written by the modules: keep this agent (its route, timeout, lease, a
                     generation number); its modification time renews the lease; removing it releases the agent
   <stem>.kept.json  a KeeperReport, written by the keeper: current GUID, alive or why not, healthy or the last
-                    error, the events it saw, the recording they tell of
+                    error, the events it saw, the recording and the playback they tell of
 and for the keeper itself keeper.lock (held while it runs), keeper.json (pid, version, heartbeat),
 keeper.stop (a module's request to exit when idle), keeper.wake (replaced by a module that wrote or removed a
 keep request) and keeper.log. A report is written when it says something new, not at every poll: its
@@ -56,6 +56,21 @@ RECORD_STARTED = "AgentMediaEvent_Record"
 RECORD_FAILED = "AgentMediaEvent_Record_Fail"
 RECORD_STOPPED = "AgentMediaEvent_StopRecordDone"
 SESSION_ENDED = "AgentOther_ShutdownService"
+PLAY_SUCCEEDED = "AgentMediaEvent_Play_Succ"
+PLAY_PLAYING = "AgentMediaEvent_Play"
+PLAY_FAILED = "AgentMediaEvent_Play_Fail"
+PLAY_PAUSED = "AgentMediaEvent_PausePlayDone"
+PLAY_RESUMED = "AgentMediaEvent_ResumePlayDone"
+PLAY_STOPPED = "AgentMediaEvent_StopPlayDone"
+# The playback state each playback event leaves the agent in (the events carry no task id).
+PLAYBACK_STATES = {
+    PLAY_SUCCEEDED: "playing",
+    PLAY_PLAYING: "playing",
+    PLAY_RESUMED: "playing",
+    PLAY_PAUSED: "paused",
+    PLAY_FAILED: "stopped",
+    PLAY_STOPPED: "stopped",
+}
 
 
 def now_ms() -> int:
@@ -139,6 +154,16 @@ class KeepRequest:
         }
 
 
+def _playback_state(playback: Any) -> bool:
+    """Whether a report's playback is one the keeper writes: a known state and the epoch ms it was seen at."""
+    return (
+        isinstance(playback, dict)
+        and playback.get("state") in PLAYBACK_STATES.values()
+        and isinstance(playback.get("at"), int)
+        and not isinstance(playback.get("at"), bool)
+    )
+
+
 def _finite_positive(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
 
@@ -164,6 +189,9 @@ class KeeperReport:
     # The recording the events tell of: task_id, since and its recording_facts(); None when none runs.
     recording: dict[str, Any] | None = None
     ended_tasks: list[str] = field(default_factory=list)
+    # The playback the events tell of: state (playing, paused or stopped), at (received_at of the event that
+    # said so, epoch ms) and event (its type); None while no playback event was seen.
+    playback: dict[str, Any] | None = None
     updated_at: int | None = None
 
     @classmethod
@@ -179,6 +207,8 @@ class KeeperReport:
             report.ended_tasks = []
         if not isinstance(report.recording, dict):
             report.recording = None
+        if not _playback_state(report.playback):
+            report.playback = None
         if report.guid is not None and not sane_guid(report.guid):
             report.guid = None
         report.alive = report.alive is True
@@ -196,7 +226,7 @@ class KeeperReport:
         return self.about(generation) and not self.alive
 
     def take_event(self, event: dict[str, Any]) -> None:
-        """Add an event the keeper polled and follow what it says of the recording."""
+        """Add an event the keeper polled and follow what it says of the recording and the playback."""
         kind = event.get("event_type")
         self.events.append(event)
         del self.events[:-MAX_EVENTS]
@@ -212,6 +242,13 @@ class KeeperReport:
             self.ended_tasks = remember_ended(self.ended_tasks, task_id)
             if (self.recording or {}).get("task_id") == task_id:
                 self.recording = None
+        elif kind in PLAYBACK_STATES:
+            at = event.get("received_at")
+            self.playback = {
+                "state": PLAYBACK_STATES[kind],
+                "at": at if isinstance(at, int) else now_ms(),
+                "event": kind,
+            }
 
     def first_event(self, since_ms: int, matches: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
         for event in self.events:
