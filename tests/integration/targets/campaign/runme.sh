@@ -14,7 +14,12 @@
 #      made fails every runner before any sign-in; an empty campaign is a clean run that sends nothing;
 #   5. a runner that breaks off at the hold (its Python is missing, so the controller cannot reach it again): its
 #      agents are reported at step "runner" with the reason and still signed out, the other runner's agents pass,
-#      the play fails.
+#      the play fails;
+#   6. eight agents with cc_gateway_campaign_recordings_dir: each runner fetches its agents' recordings after the
+#      stop into the directory it made (0700), one 0600 file per agent; the reports give each file's size and
+#      SHA-256 (those of the file on disk and of the simulator's file) and the recording's begin and end; the
+#      simulator saw one download per agent; an agent whose download the gateway refuses (104-005) and one whose
+#      file comes empty fail at step fetch with the reason, the play fails.
 # check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
 set -euo pipefail
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
@@ -210,9 +215,11 @@ grep -q "cc_gateway_campaign_agents lists agents 2001 more than once" "$work/dup
 }
 check untouched
 campaign settings 2 --check -e "@$work/vars3.json" -e cc_gateway_campaign_hold=20 -e cc_gateway_campaign_lease=15 \
+  -e cc_gateway_campaign_recordings_dir=recordings \
   -e '{"cc_gateway_campaign_agents": [{"agent_id": 2001}, {"agent_id": 60000}, {"agent_id": 100}]}' "$@"
 for text in "agent_id must be from 101 to 59999 (cc_gateway_campaign_max_agent_id), not 100, 60000" \
-  "cc_gateway_campaign_lease (15 s) is shorter than the hold plus the wait for the confirmations (50.0 s)"; do
+  "cc_gateway_campaign_lease (15 s) is shorter than the hold plus the wait for the confirmations (50.0 s)" \
+  "cc_gateway_campaign_recordings_dir recordings is a relative path"; do
   grep -qF "$text" "$work/settings.log" || { echo "run 4: the settings were not refused with: $text"; exit 1; }
 done
 check untouched
@@ -248,3 +255,14 @@ vars "$work/vars5.json" 2001-2010 1 "$work/broken.json"
 inventory=$work/broken.ini campaign broken 2 -e "@$work/vars5.json" -e cc_gateway_campaign_reconnect_timeout=2 "$@"
 check broken --agents 2001-2010 --runners runner1,runner5 --report "$work/broken.json"
 no_keeper_left "run 5"
+
+echo "== 6. Every agent's recording fetched into cc_gateway_campaign_recordings_dir; two downloads fail"
+reset
+# 2003: the gateway refuses the download (104-005); 2006: its answer is an empty file.
+fault '{"kind": "retcode", "retcode": "104-005", "message": "recording file does not exist", "method": "GET", "path": "recordfile/2003$"}'
+fault '{"kind": "body", "status": 200, "body": "", "content_type": "application/octet-stream", "method": "GET", "path": "recordfile/2006$"}'
+vars "$work/vars6.json" 2001-2008 1 "$work/run6/campaign.json"
+# The directory does not exist (given with a trailing slash): the runners make it, owner-only.
+campaign recordings 2 -e "@$work/vars6.json" -e "cc_gateway_campaign_recordings_dir=$work/run6/recordings/" "$@"
+check recordings --agents 2001-2008 --runners "$runners" --report "$work/run6/campaign.json" --hold 1 --dir "$work/run6/recordings"
+no_keeper_left "run 6"
