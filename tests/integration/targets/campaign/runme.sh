@@ -11,7 +11,8 @@
 #   3. two slices of a sliced job (--limit, the complete runner list given): every agent exactly once;
 #   4. check mode with a runner missing from the runner list, with an agent listed twice, with an agent id out of
 #      range and a lease shorter than the hold: refused clearly, nothing is sent; a report directory that cannot be
-#      made fails every runner before any sign-in; an empty campaign is a clean run that sends nothing;
+#      made fails every runner before any sign-in, and so does a recordings' directory that cannot be made on the
+#      runners (or a relative one); an empty campaign is a clean run that sends nothing;
 #   5. a runner that breaks off at the hold (its Python is missing, so the controller cannot reach it again): its
 #      agents are reported at step "runner" with the reason and still signed out, the other runner's agents pass,
 #      the play fails;
@@ -195,7 +196,7 @@ campaign slice2 0 --limit runner3,runner4 -e "@$work/vars3.json" -e "cc_gateway_
 check slices --agents 2001-2040 --runners "$runners" --report "$work/slice1.json" --report "$work/slice2.json"
 no_keeper_left "run 3"
 
-echo "== 4. Refused before anything is sent: runner4 missing from the runner list, an agent listed twice, bad settings, a report directory that cannot be made; an empty campaign"
+echo "== 4. Refused before anything is sent: runner4 missing from the runner list, an agent listed twice, bad settings, a report or recordings directory that cannot be made; an empty campaign"
 reset
 campaign checkmode 2 --check -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner3", "runner1", "runner2"]}' "$@"
 grep -q "Runner runner4 is not in cc_gateway_campaign_runners (runner1, runner2, runner3)" "$work/checkmode.log" || {
@@ -233,6 +234,17 @@ grep -q "its directory $work/not-a-directory/reports is missing and could not be
 }
 [ "$(grep -c "Nothing was signed in by this runner" "$work/nodir.log")" -ge 4 ] || {
   echo "run 4: not every runner failed before signing in for the missing report directory"
+  exit 1
+}
+check untouched
+# The same for a recordings' directory that cannot be made on the runners (below a regular file).
+campaign norecdir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_recordings_dir=$work/not-a-directory/recordings" "$@"
+grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory/recordings on runner1: it cannot be looked at: Not a directory; runner2: " "$work/norecdir.log" || {
+  echo "run 4: a recordings' directory that cannot be made was not refused clearly"
+  exit 1
+}
+[ "$(grep -c "Nothing was signed in by this runner" "$work/norecdir.log")" -ge 4 ] || {
+  echo "run 4: not every runner failed before signing in for the recordings' directory"
   exit 1
 }
 check untouched
