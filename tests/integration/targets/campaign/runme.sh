@@ -237,7 +237,7 @@ grep -q "its directory $work/not-a-directory/reports is missing and could not be
   exit 1
 }
 check untouched
-# The same for a recordings' directory that cannot be made on the runners (below a regular file).
+# The same for a recordings' directory that cannot be made on the runners (below a regular file), or is a file.
 campaign norecdir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_recordings_dir=$work/not-a-directory/recordings" "$@"
 grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory/recordings on runner1: it cannot be looked at: Not a directory; runner2: " "$work/norecdir.log" || {
   echo "run 4: a recordings' directory that cannot be made was not refused clearly"
@@ -245,6 +245,12 @@ grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory/recordings on 
 }
 [ "$(grep -c "Nothing was signed in by this runner" "$work/norecdir.log")" -ge 4 ] || {
   echo "run 4: not every runner failed before signing in for the recordings' directory"
+  exit 1
+}
+check untouched
+campaign notrecdir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_recordings_dir=$work/not-a-directory" "$@"
+grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory on runner1: it is not a directory; runner2: " "$work/notrecdir.log" || {
+  echo "run 4: a recordings' directory that is a regular file was not refused clearly"
   exit 1
 }
 check untouched
