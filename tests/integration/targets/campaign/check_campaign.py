@@ -10,6 +10,7 @@
   python check_campaign.py force-out --agents 2213
   python check_campaign.py lose-session --agents 2205
   python check_campaign.py broken --agents 2001-2010 --runners runner1,runner5 --report r.json
+  python check_campaign.py recordings --agents 2001-2008 --runners runner1,... --report r.json --hold 1 --dir d
 
 The simulator is read through its admin API (GATEWAY_URL, GATEWAY_CA from the environment), independently
 of the collection. Every problem found is printed; the exit code is 1 when there is any.
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import re
 import ssl
+import stat
 import sys
 import time
 import urllib.request
@@ -82,7 +85,24 @@ def load_reports(json_path):
     return report, junit
 
 
-def check_report_shape(report, junit, expected_ids, all_ids, runners, label):
+ROW_KEYS = {
+    "agent_id",
+    "runner",
+    "task_id",
+    "file_name",
+    "outcome",
+    "step",
+    "message",
+    "started_at",
+    "stopped_at",
+    "signed_in_again",
+    "left_to_lease",
+}
+# With cc_gateway_campaign_recordings_dir, and only then.
+RECORDING_KEYS = {"file", "file_size", "file_checksum", "begin_time", "end_time"}
+
+
+def check_report_shape(report, junit, expected_ids, all_ids, runners, label, recordings=False):
     """Both reports list exactly the expected agents, once each, on the runner the share gives them."""
     rows = report["agents"]
     seen = Counter(row["agent_id"] for row in rows)
@@ -105,20 +125,7 @@ def check_report_shape(report, junit, expected_ids, all_ids, runners, label):
             f"{label}: agent {row['agent_id']} outcome {row['outcome']!r}",
         )
         expect(
-            set(row)
-            == {
-                "agent_id",
-                "runner",
-                "task_id",
-                "file_name",
-                "outcome",
-                "step",
-                "message",
-                "started_at",
-                "stopped_at",
-                "signed_in_again",
-                "left_to_lease",
-            },
+            set(row) == ROW_KEYS | (RECORDING_KEYS if recordings else set()),
             f"{label}: agent {row['agent_id']} has keys {sorted(row)}",
         )
     totals = report["totals"]
@@ -482,6 +489,122 @@ def broken(args):
     return "broken runner: its agents are reported at step runner with the reason and signed out; the others passed"
 
 
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def recordings(args):
+    """Every agent's recording fetched into --dir: one non-empty 0600 file per agent, its size and SHA-256 in
+    both reports equal to the file's and to the simulator's, the recording's begin and end; one download per
+    agent on the gateway. 2003 (refused, 104-005) and 2006 (an empty answer) fail at step fetch."""
+    label = "recordings run"
+    expected = {2003: "104-005", 2006: "empty (0 bytes)"}
+    ids = agent_range(args.agents)
+    runners = {"all": args.runners.split(",")}
+    report, junit = load_reports(args.report[0])
+    rows = check_report_shape(report, junit, ids, ids, runners, label, recordings=True)
+    expect(
+        stat.S_IMODE(os.stat(args.dir).st_mode) == 0o700,
+        f"{label}: the runners made {args.dir} with mode {stat.S_IMODE(os.stat(args.dir).st_mode):o}, not 700",
+    )
+    failed = sorted(agent_id for agent_id, row in rows.items() if row["outcome"] == "failed")
+    expect(failed == sorted(expected), f"{label}: failed agents {failed}, expected {sorted(expected)}")
+    downloads = {}
+    for item in sim("downloads")["downloads"]:
+        downloads.setdefault(item["agent_id"], []).append(item)
+    files_on_gateway = {item["file_name"]: item for item in sim("recordfiles")["files"]}
+    recordings_, agents, requests = gateway_record(ids)
+    cases = {case.get("name"): case for case in junit.iter("testcase")}
+    for agent_id in ids:
+        row = rows[agent_id]
+        check_clean_agent(agent_id, recordings_, agents, requests, -1, label, row)
+        mine = downloads.get(agent_id, [])
+        expect(len(mine) == 1, f"{label}: agent {agent_id} has {len(mine)} downloads on the gateway, not 1")
+        # The recording's times, from the gateway's AgentMediaEvent_StopRecordDone, whatever the fetch did.
+        if expect(
+            row["begin_time"] and row["end_time"],
+            f"{label}: agent {agent_id} lacks begin_time/end_time: {row['begin_time']!r} {row['end_time']!r}",
+        ):
+            lasted = (parse_time(row["end_time"]) - parse_time(row["begin_time"])).total_seconds()
+            expect(
+                lasted >= args.hold,
+                f"{label}: agent {agent_id} recording lasted {lasted} s, less than the hold",
+            )
+        out = (
+            (cases.get(f"agent {agent_id}").findtext("system-out") or "")
+            if f"agent {agent_id}" in cases
+            else ""
+        )
+        expect(
+            f"file_size: {row['file_size'] if row['file_size'] is not None else ''};" in out
+            and f"file_checksum: {row['file_checksum'] or ''}" in out,
+            f"{label}: agent {agent_id} JUnit system-out lacks the file's size and checksum: {out}",
+        )
+        if agent_id in expected:
+            expect(
+                row["step"] == "fetch" and expected[agent_id] in row["message"],
+                f"{label}: agent {agent_id} {row['outcome']} at {row['step']}: {row['message']}",
+            )
+            if agent_id == 2003:
+                expect(
+                    row["file"] is None
+                    and row["file_size"] is None
+                    and len(mine) == 1
+                    and mine[0]["retcode"] == "104-005",
+                    f"{label}: agent 2003 file {row['file']} size {row['file_size']} downloads {mine}",
+                )
+            else:
+                expect(row["file_size"] == 0, f"{label}: agent 2006 file_size {row['file_size']!r}, not 0")
+            continue
+        check_passed(row, args.hold, label)
+        path = row["file"]
+        expect(
+            is_count(row["file_size"]) and row["file_size"] > 0,
+            f"{label}: agent {agent_id} file_size {row['file_size']!r} is not a number above 0",
+        )
+        if not expect(
+            isinstance(path, str)
+            and os.path.dirname(path) == args.dir.rstrip("/")
+            and os.path.basename(path).startswith(f"{agent_id}-{row['task_id']}"),
+            f"{label}: agent {agent_id} file {path!r} is not {args.dir}/{agent_id}-{row['task_id']}...",
+        ):
+            continue
+        info = os.lstat(path)
+        expect(stat.S_ISREG(info.st_mode), f"{label}: {path} is not a regular file")
+        expect(
+            stat.S_IMODE(info.st_mode) == 0o600, f"{label}: {path} has mode {stat.S_IMODE(info.st_mode):o}"
+        )
+        expect(
+            info.st_size == row["file_size"],
+            f"{label}: {path} has {info.st_size} bytes, the report {row['file_size']}",
+        )
+        digest = sha256_of(path)
+        expect(
+            digest == row["file_checksum"],
+            f"{label}: {path} sha256 {digest}, the report {row['file_checksum']}",
+        )
+        gateway_file = files_on_gateway.get(row["file_name"], {})
+        expect(
+            gateway_file.get("sha256") == digest and gateway_file.get("size") == info.st_size,
+            f"{label}: agent {agent_id} file differs from the simulator's {row['file_name']}: {gateway_file}",
+        )
+        expect(
+            mine[:1] and mine[0]["complete"] and mine[0]["sha256"] == digest,
+            f"{label}: agent {agent_id} download on the gateway {mine}",
+        )
+    on_disk = sorted(os.listdir(args.dir))
+    wanted = sorted(os.path.basename(rows[a]["file"]) for a in ids if rows[a]["file"])
+    expect(on_disk == wanted, f"{label}: {args.dir} holds {on_disk}, expected {wanted}")
+    return (
+        f"{label}: {len(ids) - len(expected)} agents' recordings fetched, one 0600 file each, size and checksum in "
+        f"both reports equal to the file's and the simulator's, one download per agent; 2003 and 2006 failed at fetch"
+    )
+
+
 def force_out(args):
     """Wait until the agent records, then sign it in elsewhere (forcelogin): its session and recording end."""
     agent_id = int(args.agents)
@@ -557,13 +680,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "scenario",
-        choices=["passing", "failing", "slices", "untouched", "force-out", "lose-session", "broken", "empty"],
+        choices=[
+            "passing",
+            "failing",
+            "slices",
+            "untouched",
+            "force-out",
+            "lose-session",
+            "broken",
+            "empty",
+            "recordings",
+        ],
     )
     parser.add_argument("--agents", default="")
     parser.add_argument("--runners", default="")
     parser.add_argument("--report", action="append", default=[])
     parser.add_argument("--hold", type=int, default=0)
     parser.add_argument("--heartbeat", type=float, default=0)
+    parser.add_argument("--dir", default="")
     args = parser.parse_args()
     scenarios = {
         "passing": passing,
@@ -574,6 +708,7 @@ def main():
         "lose-session": lose_session,
         "broken": broken,
         "empty": empty,
+        "recordings": recordings,
     }
     summary = scenarios[args.scenario](args)
     if summary and not PROBLEMS:

@@ -11,10 +11,16 @@
 #   3. two slices of a sliced job (--limit, the complete runner list given): every agent exactly once;
 #   4. check mode with a runner missing from the runner list, with an agent listed twice, with an agent id out of
 #      range and a lease shorter than the hold: refused clearly, nothing is sent; a report directory that cannot be
-#      made fails every runner before any sign-in; an empty campaign is a clean run that sends nothing;
+#      made fails every runner before any sign-in, and so does a recordings' directory that cannot be made on the
+#      runners (or a relative one); an empty campaign is a clean run that sends nothing;
 #   5. a runner that breaks off at the hold (its Python is missing, so the controller cannot reach it again): its
 #      agents are reported at step "runner" with the reason and still signed out, the other runner's agents pass,
-#      the play fails.
+#      the play fails;
+#   6. eight agents with cc_gateway_campaign_recordings_dir: each runner fetches its agents' recordings after the
+#      stop into the directory it made (0700), one 0600 file per agent; the reports give each file's size and
+#      SHA-256 (those of the file on disk and of the simulator's file) and the recording's begin and end; the
+#      simulator saw one download per agent; an agent whose download the gateway refuses (104-005) and one whose
+#      file comes empty fail at step fetch with the reason, the play fails.
 # check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
 set -euo pipefail
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
@@ -190,7 +196,7 @@ campaign slice2 0 --limit runner3,runner4 -e "@$work/vars3.json" -e "cc_gateway_
 check slices --agents 2001-2040 --runners "$runners" --report "$work/slice1.json" --report "$work/slice2.json"
 no_keeper_left "run 3"
 
-echo "== 4. Refused before anything is sent: runner4 missing from the runner list, an agent listed twice, bad settings, a report directory that cannot be made; an empty campaign"
+echo "== 4. Refused before anything is sent: runner4 missing from the runner list, an agent listed twice, bad settings, a report or recordings directory that cannot be made; an empty campaign"
 reset
 campaign checkmode 2 --check -e "@$work/vars3.json" -e '{"cc_gateway_campaign_runners": ["runner3", "runner1", "runner2"]}' "$@"
 grep -q "Runner runner4 is not in cc_gateway_campaign_runners (runner1, runner2, runner3)" "$work/checkmode.log" || {
@@ -210,9 +216,11 @@ grep -q "cc_gateway_campaign_agents lists agents 2001 more than once" "$work/dup
 }
 check untouched
 campaign settings 2 --check -e "@$work/vars3.json" -e cc_gateway_campaign_hold=20 -e cc_gateway_campaign_lease=15 \
+  -e cc_gateway_campaign_recordings_dir=recordings \
   -e '{"cc_gateway_campaign_agents": [{"agent_id": 2001}, {"agent_id": 60000}, {"agent_id": 100}]}' "$@"
 for text in "agent_id must be from 101 to 59999 (cc_gateway_campaign_max_agent_id), not 100, 60000" \
-  "cc_gateway_campaign_lease (15 s) is shorter than the hold plus the wait for the confirmations (50.0 s)"; do
+  "cc_gateway_campaign_lease (15 s) is shorter than the hold plus the wait for the confirmations (50.0 s)" \
+  "cc_gateway_campaign_recordings_dir recordings is a relative path"; do
   grep -qF "$text" "$work/settings.log" || { echo "run 4: the settings were not refused with: $text"; exit 1; }
 done
 check untouched
@@ -226,6 +234,23 @@ grep -q "its directory $work/not-a-directory/reports is missing and could not be
 }
 [ "$(grep -c "Nothing was signed in by this runner" "$work/nodir.log")" -ge 4 ] || {
   echo "run 4: not every runner failed before signing in for the missing report directory"
+  exit 1
+}
+check untouched
+# The same for a recordings' directory that cannot be made on the runners (below a regular file), or is a file.
+campaign norecdir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_recordings_dir=$work/not-a-directory/recordings" "$@"
+grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory/recordings on runner1: it cannot be looked at: Not a directory; runner2: " "$work/norecdir.log" || {
+  echo "run 4: a recordings' directory that cannot be made was not refused clearly"
+  exit 1
+}
+[ "$(grep -c "Nothing was signed in by this runner" "$work/norecdir.log")" -ge 4 ] || {
+  echo "run 4: not every runner failed before signing in for the recordings' directory"
+  exit 1
+}
+check untouched
+campaign notrecdir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_recordings_dir=$work/not-a-directory" "$@"
+grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory on runner1: it is not a directory; runner2: " "$work/notrecdir.log" || {
+  echo "run 4: a recordings' directory that is a regular file was not refused clearly"
   exit 1
 }
 check untouched
@@ -248,3 +273,14 @@ vars "$work/vars5.json" 2001-2010 1 "$work/broken.json"
 inventory=$work/broken.ini campaign broken 2 -e "@$work/vars5.json" -e cc_gateway_campaign_reconnect_timeout=2 "$@"
 check broken --agents 2001-2010 --runners runner1,runner5 --report "$work/broken.json"
 no_keeper_left "run 5"
+
+echo "== 6. Every agent's recording fetched into cc_gateway_campaign_recordings_dir; two downloads fail"
+reset
+# 2003: the gateway refuses the download (104-005); 2006: its answer is an empty file.
+fault '{"kind": "retcode", "retcode": "104-005", "message": "recording file does not exist", "method": "GET", "path": "recordfile/2003$"}'
+fault '{"kind": "body", "status": 200, "body": "", "content_type": "application/octet-stream", "method": "GET", "path": "recordfile/2006$"}'
+vars "$work/vars6.json" 2001-2008 1 "$work/run6/campaign.json"
+# The directory does not exist (given with a trailing slash): the runners make it, owner-only.
+campaign recordings 2 -e "@$work/vars6.json" -e "cc_gateway_campaign_recordings_dir=$work/run6/recordings/" "$@"
+check recordings --agents 2001-2008 --runners "$runners" --report "$work/run6/campaign.json" --hold 1 --dir "$work/run6/recordings"
+no_keeper_left "run 6"
