@@ -93,6 +93,13 @@ def session_dir_errors(directory: str) -> list[str]:
     ]
 
 
+def check_agent(agent_id: Any, guid: str | None, max_agent_id: int | None) -> None:
+    """The one check of an agent's own arguments (its ID within the platform's range, its guid never shown);
+    raises SchemaViolation."""
+    agent = {"agent_id": agent_id} if guid is None else {"agent_id": agent_id, "guid": guid}
+    schemas.check(agent, schemas.limited(schemas.AGENT_ARGUMENTS, max_agent_id), secret_fields=("guid",))
+
+
 def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
     return ConnectionSettings(
         gateway_url=params["gateway_url"],
@@ -155,15 +162,10 @@ class AgentTask:
         """(option, sentence) for what is wrong with one agent's request: the module's own rules, the agent's
         guid (never shown) and its sign-in body."""
         problems: list[tuple[str, str]] = []
-        agent = {"agent_id": request.agent_id}
-        if getattr(request, "guid", None) is not None:
-            agent["guid"] = request.guid
         checks = [
             lambda: self.validate(request),
-            lambda: schemas.check(
-                agent,
-                schemas.limited(schemas.AGENT_ARGUMENTS, self.params.get("max_agent_id")),
-                secret_fields=("guid",),
+            lambda: check_agent(
+                request.agent_id, getattr(request, "guid", None), self.params.get("max_agent_id")
             ),
         ]
         if getattr(request, "password", None) is not None and getattr(request, "phone_number", None):

@@ -9,6 +9,7 @@ from typing import Any
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import (
+    check_agent,
     connection_errors,
     session_dir_errors,
 )
@@ -36,9 +37,7 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
     agent_ids = [entry["agent_id"] for entry in params["agents"]] if batch else [params["agent_id"]]
     for index, agent_id in enumerate(agent_ids):
         try:
-            schemas.check(
-                {"agent_id": agent_id}, schemas.limited(schemas.AGENT_ARGUMENTS, params.get("max_agent_id"))
-            )
+            check_agent(agent_id, None, params.get("max_agent_id"))
         except schemas.SchemaViolation as exc:
             raise schemas.SchemaViolation(f"agents[{index}]: {exc}" if batch else str(exc)) from None
     errors = connection_errors(params) + session_dir_errors(SessionStore(params.get("session_dir")).directory)

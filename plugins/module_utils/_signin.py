@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
@@ -201,12 +200,6 @@ class SessionTask(AgentTask):
         if not self.store.check_readable():
             return []  # no store: nothing kept
         return KeeperMailbox(self.store).kept_agent_ids(self.params["gateway_url"])
-
-    def validate(self, request: Any) -> None:
-        schemas.check(
-            {"agent_id": request.agent_id},
-            schemas.limited(schemas.AGENT_ARGUMENTS, self.params.get("max_agent_id")),
-        )
 
     def prepare(self) -> list[str]:
         """With keepalive, the keeper runs before the first sign-in: a gateway's heartbeat limit counts from
