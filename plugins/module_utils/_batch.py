@@ -15,12 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
-    ConnectionSettings,
-    GatewayClient,
-    check_sign_in,
-)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayClient, check_sign_in
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.schemas import SchemaViolation
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import TaskOptions
 from ansible_collections.cec.cc_gateway.plugins.module_utils._results import (
     SECRET_KEYS,
     outcome_of,
@@ -100,17 +97,6 @@ def check_agent(agent_id: Any, guid: str | None, max_agent_id: int | None) -> No
     schemas.check(agent, schemas.limited(schemas.AGENT_ARGUMENTS, max_agent_id), secret_fields=("guid",))
 
 
-def connection_settings(params: dict[str, Any]) -> ConnectionSettings:
-    return ConnectionSettings(
-        gateway_url=params["gateway_url"],
-        validate_certs=params["validate_certs"],
-        ca_path=params.get("ca_path"),
-        client_cert=params.get("client_cert"),
-        client_key=params.get("client_key"),
-        timeout=params["timeout"],
-    )
-
-
 class TaskRequest:
     """Base of a module's per-agent request dataclass: built from the task's parameters."""
 
@@ -164,9 +150,7 @@ class AgentTask:
         problems: list[tuple[str, str]] = []
         checks = [
             lambda: self.validate(request),
-            lambda: check_agent(
-                request.agent_id, getattr(request, "guid", None), self.params.get("max_agent_id")
-            ),
+            lambda: check_agent(request.agent_id, getattr(request, "guid", None), self.options.max_agent_id),
         ]
         if getattr(request, "password", None) is not None and getattr(request, "phone_number", None):
             checks.append(lambda: check_sign_in(request.password, request.phone_number))
@@ -211,22 +195,20 @@ class AgentTask:
 
     def __init__(self, params: dict[str, Any], check_mode: bool, diff: bool) -> None:
         self.params = params
+        self.options = TaskOptions.from_params(params)
         self.check_mode = check_mode
         self.diff = diff
-        self.settings = connection_settings(params)
-        self.store = SessionStore(params.get("session_dir"))
+        self.store = SessionStore(self.options.session_dir)
         self.keeper = KeeperProcess(self.store)
         self.task_warnings: list[str] = []
-        self.pool_size = min(max(1, params.get("max_concurrency") or 1), schemas.MAX_CONCURRENCY)
+        self.pool_size = min(max(1, self.options.max_concurrency), schemas.MAX_CONCURRENCY)
 
     def _one(self, request: Any) -> dict[str, Any]:
         """One agent's result; its failure is its own, never the whole batch's."""
 
         def ensure() -> dict[str, Any]:
-            client = GatewayClient(self.settings, request.agent_id, pool_size=self.pool_size)
-            session = AgentSession(
-                client, self.store, self.params["gateway_url"], self.check_mode, self.keeper
-            )
+            client = GatewayClient(self.options.connection, request.agent_id, pool_size=self.pool_size)
+            session = AgentSession(client, self.store, self.options.gateway_url, self.check_mode, self.keeper)
             return self.MANAGER(session).ensure(request)
 
         return outcome_of(ensure, agent_id=request.agent_id)
@@ -236,7 +218,7 @@ class AgentTask:
         return scrub_result(outcome_of(self._run), self.secrets())
 
     def _run(self) -> dict[str, Any]:
-        batch = self.params.get("agents") is not None
+        batch = self.options.batch
         requests = self.requests()
         errors = self.validation_errors(requests, batch)
         if not errors and not requests and not batch:
@@ -257,9 +239,9 @@ class AgentTask:
         else:
             result = self._run_batch(requests)
         warnings = list(self.task_warnings)
-        if self.settings.plain_http:
+        if self.options.connection.plain_http:
             warnings.insert(0, PLAIN_HTTP_WARNING)
-        elif not self.settings.validate_certs:
+        elif not self.options.connection.validate_certs:
             warnings.insert(0, UNVERIFIED_WARNING)
         if warnings:
             result["warnings"] = [*warnings, *result.get("warnings", [])]

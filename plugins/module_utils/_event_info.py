@@ -13,6 +13,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import (
     connection_errors,
     session_dir_errors,
 )
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import TaskOptions
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session import keeper_gone
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
@@ -33,17 +34,18 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
 
     Raises GatewayError, StoreError or SchemaViolation when nothing can be read at all; one agent's
     problem in a batch is that agent's result."""
-    batch = params.get("agents") is not None
+    options = TaskOptions.from_params(params)
+    batch = options.batch
     agent_ids = [entry["agent_id"] for entry in params["agents"]] if batch else [params["agent_id"]]
     for index, agent_id in enumerate(agent_ids):
         try:
-            check_agent(agent_id, None, params.get("max_agent_id"))
+            check_agent(agent_id, None, options.max_agent_id)
         except schemas.SchemaViolation as exc:
             raise schemas.SchemaViolation(f"agents[{index}]: {exc}" if batch else str(exc)) from None
-    errors = connection_errors(params) + session_dir_errors(SessionStore(params.get("session_dir")).directory)
+    errors = connection_errors(params) + session_dir_errors(SessionStore(options.session_dir).directory)
     if errors:
         raise schemas.SchemaViolation("; ".join(errors))
-    reader = KeptEvents(params)
+    reader = KeptEvents(options, params)
     if not batch:
         return reader.results(agent_ids)[0]
     results = reader.results(agent_ids)
@@ -63,9 +65,9 @@ def event_info(params: dict[str, Any]) -> dict[str, Any]:
 class KeptEvents:
     """Reads what the keeper of one session store wrote about kept agents; sends nothing to the gateway."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.gateway_url = params["gateway_url"]
-        self.store = SessionStore(params.get("session_dir"))
+    def __init__(self, options: TaskOptions, params: dict[str, Any]) -> None:
+        self.gateway_url = options.gateway_url
+        self.store = SessionStore(options.session_dir)
         self.keeper = KeeperProcess(self.store)
         self.mailbox = KeeperMailbox(self.store)
         self.wanted_types = set(params.get("event_type") or [])

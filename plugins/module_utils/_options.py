@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ansible.module_utils.common.parameters import env_fallback
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import ConnectionSettings
 
 CONNECTION: dict[str, dict[str, Any]] = {
     "gateway_url": {"type": "str", "required": True, "fallback": (env_fallback, ["CC_GATEWAY_URL"])},
@@ -57,6 +59,41 @@ RECORDING: dict[str, dict[str, Any]] = {
     "wait": {"type": "bool", "default": False},
     "wait_timeout": {"type": "float", "default": 30},
 }
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """The options of the whole task, read once from its parameters; what belongs to one agent goes into the
+    module's request instead (TaskRequest.from_params). Values are as given: what is wrong with them is said by
+    the task's checks, before anything is sent."""
+
+    connection: ConnectionSettings
+    max_agent_id: int | None
+    session_dir: str | None
+    max_concurrency: int
+    batch: bool
+
+    @property
+    def gateway_url(self) -> str:
+        return self.connection.gateway_url
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TaskOptions:
+        return cls(
+            connection=ConnectionSettings(
+                gateway_url=params["gateway_url"],
+                validate_certs=params.get("validate_certs", True),
+                ca_path=params.get("ca_path"),
+                client_cert=params.get("client_cert"),
+                client_key=params.get("client_key"),
+                timeout=params.get("timeout", 30.0),
+            ),
+            max_agent_id=params.get("max_agent_id"),
+            session_dir=params.get("session_dir"),
+            max_concurrency=params.get("max_concurrency") or 1,
+            batch=params.get("agents") is not None,
+        )
+
 
 ONE_AGENT_OR_MANY: dict[str, list[list[str]]] = {
     "mutually_exclusive": [["agent_id", "agents"]],

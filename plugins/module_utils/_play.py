@@ -438,4 +438,4 @@ class PlayTask(AgentTask):
     INHERITED = ("password", "voice_path", "location_id")
 
     def validate(self, request: Any) -> None:
-        validate(request, self.params.get("max_agent_id"))
+        validate(request, self.options.max_agent_id)

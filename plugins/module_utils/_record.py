@@ -412,7 +412,7 @@ class RecordTask(AgentTask):
     PER_AGENT_KEYS = ("agent_id", "password", "phone_number", "guid", "file_name")
 
     def validate(self, request: Any) -> None:
-        validate(request, self.params.get("max_agent_id"))
+        validate(request, self.options.max_agent_id)
 
     def fact_of(self, result: dict[str, Any]) -> dict[str, Any]:
         return {"agent_id": result["agent_id"], "task_id": result.get("task_id"), "state": result["state"]}

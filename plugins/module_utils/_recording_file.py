@@ -458,7 +458,7 @@ class RecordingFileTask(AgentTask):
     PER_AGENT_KEYS = ("agent_id", "password", "phone_number", "guid", "file_name", "location_id", "dest")
 
     def validate(self, request: Any) -> None:
-        validate(request, self.params.get("max_agent_id"))
+        validate(request, self.options.max_agent_id)
 
     def validation_errors(self, requests: list[Any], batch: bool) -> list[str]:
         """The common checks, and in a batch one dest per entry."""

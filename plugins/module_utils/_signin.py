@@ -10,6 +10,7 @@ from typing import Any
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._options import TaskOptions
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, Credentials
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import KeeperMailbox
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import StoreError
@@ -184,6 +185,7 @@ class SessionTask(AgentTask):
                 self.params = dict(params, agents=agents)
         elif params.get("agent_id") is None and params.get("agents") is None:
             self.selection_error = "one of agent_id, agents or all_kept: true is required"
+        self.options = TaskOptions.from_params(self.params)  # the agents as chosen above
 
     def _all_kept_error(self, params: dict[str, Any]) -> str | None:
         if params.get("agent_id") is not None or params.get("agents") is not None:
@@ -199,7 +201,7 @@ class SessionTask(AgentTask):
     def _kept_agent_ids(self) -> list[int]:
         if not self.store.check_readable():
             return []  # no store: nothing kept
-        return KeeperMailbox(self.store).kept_agent_ids(self.params["gateway_url"])
+        return KeeperMailbox(self.store).kept_agent_ids(self.options.gateway_url)
 
     def prepare(self) -> list[str]:
         """With keepalive, the keeper runs before the first sign-in: a gateway's heartbeat limit counts from

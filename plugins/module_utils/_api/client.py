@@ -248,7 +248,7 @@ class GatewayClient:
     # -- transport
 
     def _describe_target(self, method: str, path: str) -> str:
-        return f"{method} {self.settings.gateway_url.strip().rstrip('/')}{API_ROOT}{path}"
+        return f"{method} {self.settings.base_url}{path}"
 
     def _headers(self, authenticated: bool) -> dict[str, str]:
         headers = {"Content-Type": JSON_CONTENT_TYPE}

@@ -156,6 +156,16 @@ def test_all_kept_with_state_present_is_refused_with_a_sentence(gateway, session
     assert no_keeper_in(session_dir)
 
 
+def test_all_kept_beside_agents_is_refused_with_a_sentence(gateway, session_dir):
+    params = session_params(
+        gateway.url, session_dir, all_kept=True, state="absent", agents=[{"agent_id": 186}]
+    )
+    result = SessionTask(params, False, False).run()
+    assert result["failed"] is True
+    assert result["msg"] == "all_kept: give agent_id, agents or all_kept: true, not two of them"
+    assert gateway.received == []
+
+
 def test_an_empty_batch_still_has_its_options_checked(gateway, session_dir):
     params = record_params(gateway.url, session_dir, agents=[], timeout=float("nan"))
     result = RecordTask(params, False, False).run()
