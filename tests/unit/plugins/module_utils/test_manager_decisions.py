@@ -23,6 +23,7 @@ from typing import Any, Callable, NamedTuple
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import fan_out
 from ansible_collections.cec.cc_gateway.plugins.module_utils._event_info import event_info
 
 # The collection, in one block: re-point these when the module_utils are reorganised.
@@ -1104,3 +1105,44 @@ def test_event_info_of_a_kept_agent_whose_keeper_is_gone_refuses_to_answer(gatew
     with pytest.raises(Exception, match="cannot be counted on"):
         events_of(gateway, store, agent_id=186)
     assert gateway.take() == []
+
+
+# -- fan_out: how a batch spreads its agents over threads
+
+
+def test_fan_out_gives_every_outcome_in_the_items_order_on_at_most_the_given_threads():
+    running: set[str] = set()
+    most = []
+    lock = threading.Lock()
+
+    def work(item: int) -> int:
+        with lock:
+            running.add(threading.current_thread().name)
+            most.append(len(running))
+        time.sleep(0.001 * (item % 3))
+        return item * item
+
+    items = list(range(40))
+    assert fan_out(work, items, 4) == [item * item for item in items]
+    assert len(running) == 4 and max(most) <= 4
+    assert fan_out(work, [7], 50) == [49]
+    assert fan_out(work, [], 8) == []
+
+
+def test_fan_out_raises_a_failure_after_every_thread_ended_and_starts_no_new_item():
+    started: list[int] = []
+    alive = []
+
+    def work(item: int) -> int:
+        started.append(item)
+        if item == 0:
+            raise RuntimeError("agent 0 broke")
+        time.sleep(0.01)
+        return item
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="agent 0 broke"):
+        fan_out(work, list(range(100)), 3)
+    alive.append(threading.active_count())
+    assert alive == [before]
+    assert len(started) < 100
