@@ -10,7 +10,10 @@ the simulator's admin API that every agent really records once. Task time is the
 ansible-playbook minus that of a playbook with one no-op task (start-up and parsing). The fast variants run
 --repeat times (default 5) and the best run counts: the machine is shared, and noise only adds time. The uri
 variant runs once. The peak RSS of the controller is the largest ansible-playbook process (main or worker).
-Run it with `make bench`.
+CPU is that of ansible-playbook's processes (for the floor: of this script's threads), start-up subtracted too:
+less disturbed by other work on the machine than wall time. With --baseline, another build of the collection
+(an earlier commit's `.work`) runs the same loop and batch, the two builds taking turns, and both builds'
+ratios are printed: the comparison a change must pass. Run it with `make bench` (BENCH_ARGS=...).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import _simulator as simulator
 import requests
@@ -126,34 +130,38 @@ BATCH = (
 )
 
 
-def run_playbook(work: Path, name: str, text: str, extra: dict) -> tuple[float, float]:
-    """Run a playbook; return (wall seconds, peak RSS in MB of any of its processes)."""
+def run_playbook(
+    work: Path, name: str, text: str, extra: dict, collections: str | None = None
+) -> tuple[float, float, float]:
+    """Run a playbook; return (wall seconds, CPU seconds of its processes, peak RSS in MB of any of them)."""
     playbook = work / f"{name}.yml"
     playbook.write_text(text)
     variables = work / f"{name}-vars.json"
     variables.write_text(json.dumps(extra))
     env = {
         **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": os.environ.get("BENCH_COLLECTIONS", str(ROOT / ".work")),
+        "ANSIBLE_COLLECTIONS_PATH": collections or os.environ.get("BENCH_COLLECTIONS", str(ROOT / ".work")),
         "CC_GATEWAY_SESSION_DIR": str(work / f"sessions-{name}-{time.monotonic_ns()}"),
         "ANSIBLE_LOCALHOST_WARNING": "false",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
     }
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(work / f"{name}.log", "wb") as log:
         done = subprocess.run(
             ["ansible-playbook", str(playbook), "-e", f"@{variables}"], env=env, stdout=log, stderr=log
         )
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{name} failed; see {work / (name + '.log')}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     # ru_maxrss of children is the largest single process so far; only a new maximum is attributable.
-    return wall, max(peak, before) / 1024
+    return wall, cpu, max(after.ru_maxrss, before.ru_maxrss) / 1024
 
 
-def raw_floor(url: str, ca: str, ids: list[int], concurrency: int) -> float:
+def raw_floor(url: str, ca: str, ids: list[int], concurrency: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the floor's requests."""
     adapter = HTTPAdapter(pool_maxsize=concurrency)
 
     def one(agent_id: int) -> None:
@@ -177,10 +185,10 @@ def raw_floor(url: str, ca: str, ids: list[int], concurrency: int) -> float:
         )
         assert answer.json()["retcode"] == "0", answer.text
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, ids))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def check_recording(admin: Admin, ids: list[int], label: str) -> None:
@@ -206,75 +214,107 @@ def main() -> None:
     parser.add_argument(
         "--http", action="store_true", help="plain HTTP instead of HTTPS (real gateways: HTTPS)"
     )
+    parser.add_argument(
+        "--baseline",
+        help="ANSIBLE_COLLECTIONS_PATH of another build (e.g. .work of a clone of an earlier release, after "
+        "make collection there): its loop and batch run beside this build's, taking turns, against the same "
+        "simulator, and its ratios are printed beside",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+
+    builds = {"this build": os.environ.get("BENCH_COLLECTIONS", str(ROOT / ".work"))}
+    if args.baseline:
+        builds["baseline"] = str(Path(args.baseline).resolve())
 
     with tempfile.TemporaryDirectory(prefix="cc-gateway-bench-") as tmp:
         work = Path(tmp)
         server, url, ca = start_simulator(work, max(sizes), args.http)
         print(f"simulator: {url} ({'plain HTTP' if args.http else 'HTTPS, verified against its CA'})")
+        for build, path in builds.items():
+            print(f"{build}: collections from {path}")
         admin = Admin(url, ca)
         try:
-            common = {"url": url, "ca": ca, "concurrency": args.concurrency, "password": PASSWORD}
-            startup = min(run_playbook(work, "noop", NOOP, common)[0] for _ in range(args.repeat))
-            print(f"ansible-playbook start-up (one no-op task): {startup:.2f} s; subtracted below\n")
-            header = (
-                f"{'N':>5}  {'variant':<28} {'wall s':>8} {'task s':>8} {'ms/agent':>9} {'peak RSS MB':>11}"
-            )
-            print(header)
-            print("-" * len(header))
-            rows: dict[tuple[int, str], float] = {}
-            for size in sizes:
-                ids = agents(size)
-                variables = {
-                    **common,
-                    "agent_ids": ids,
-                    "batch": [{"agent_id": agent_id, "phone_number": f"70{agent_id}"} for agent_id in ids],
-                }
-                variants = []
-                if size <= args.uri_max:
-                    variants.append(("uri (2 tasks)", URI))
-                variants += [("cc_gateway_record loop", LOOP), ("cc_gateway_record batch", BATCH)]
-                for label, text in variants:
-                    runs = []
-                    for _ in range(1 if label.startswith("uri") else args.repeat):
-                        admin.reset()
-                        runs.append(run_playbook(work, label.split()[0] + label.split()[-1], text, variables))
-                        check_recording(admin, ids, label)
-                    wall, rss = min(runs)
-                    task = max(wall - startup, 0.001)
-                    rows[(size, label)] = task
-                    print(
-                        f"{size:>5}  {label:<28} {wall:>8.2f} {task:>8.2f} {1000 * task / size:>9.2f} {rss:>11.0f}"
-                    )
-                floors = []
-                for _ in range(args.repeat):
-                    admin.reset()
-                    floors.append(raw_floor(url, ca, ids, args.concurrency))
-                    check_recording(admin, ids, "raw requests")
-                floor = min(floors)
-                rows[(size, "raw requests floor")] = floor
-                print(
-                    f"{size:>5}  {'raw requests floor':<28} {floor:>8.2f} {floor:>8.2f} {1000 * floor / size:>9.2f} {'-':>11}"
-                )
-            print("\nRatios (per agent, task time):")
-            for size in sizes:
-                uri = rows.get((size, "uri (2 tasks)"))
-                loop = rows[(size, "cc_gateway_record loop")]
-                batch = rows[(size, "cc_gateway_record batch")]
-                floor = rows[(size, "raw requests floor")]
-                parts = [f"N={size}:"]
-                if uri:
-                    parts.append(
-                        f"uri/loop = {uri / loop:.1f}x (target >= 50x), uri/batch = {uri / batch:.0f}x;"
-                    )
-                parts.append(f"batch/floor = {batch / floor:.2f}x (target <= 1.5x)")
-                if size >= 1000:
-                    parts.append(f"; batch task time {batch:.2f} s")
-                print(" ".join(parts))
+            rows = measure(work, admin, url, ca, sizes, builds, args)
+            print_ratios(rows, sizes, builds)
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+Row = tuple[float, float]  # (task seconds, task CPU seconds)
+
+
+def measure(
+    work: Path, admin: Admin, url: str, ca: str, sizes: list[int], builds: dict[str, str], args: Any
+) -> dict[tuple[str, int, str], Row]:
+    """Every variant at every size; the modules' variants once per build, the builds taking turns."""
+    common = {"url": url, "ca": ca, "concurrency": args.concurrency, "password": PASSWORD}
+    noops = [run_playbook(work, "noop", NOOP, common) for _ in range(args.repeat)]
+    startup, startup_cpu = min(wall for wall, _cpu, _rss in noops), min(cpu for _wall, cpu, _rss in noops)
+    print(
+        f"ansible-playbook start-up (one no-op task): {startup:.2f} s, {startup_cpu:.2f} s CPU; subtracted below\n"
+    )
+    header = f"{'N':>5}  {'variant':<40} {'task s':>8} {'ms/agent':>9} {'CPU s':>7} {'peak RSS MB':>11}"
+    print(header)
+    print("-" * len(header))
+    rows: dict[tuple[str, int, str], Row] = {}
+
+    def show(build: str, size: int, label: str, task: float, cpu: float, rss: str) -> None:
+        rows[(build, size, label)] = (task, cpu)
+        name = label if build == "this build" or label.startswith(("uri", "raw")) else f"{label} [{build}]"
+        print(f"{size:>5}  {name:<40} {task:>8.2f} {1000 * task / size:>9.2f} {cpu:>7.2f} {rss:>11}")
+
+    for size in sizes:
+        ids = agents(size)
+        variables = {
+            **common,
+            "agent_ids": ids,
+            "batch": [{"agent_id": agent_id, "phone_number": f"70{agent_id}"} for agent_id in ids],
+        }
+        if size <= args.uri_max:
+            admin.reset()
+            wall, cpu, rss = run_playbook(work, "uri", URI, variables)
+            check_recording(admin, ids, "uri")
+            show("this build", size, "uri (2 tasks)", wall - startup, cpu - startup_cpu, f"{rss:.0f}")
+        for label, text in (("cc_gateway_record loop", LOOP), ("cc_gateway_record batch", BATCH)):
+            runs: dict[str, list[tuple[float, float, float]]] = {build: [] for build in builds}
+            for _ in range(args.repeat):
+                for build, path in builds.items():
+                    admin.reset()
+                    runs[build].append(run_playbook(work, label.split()[-1], text, variables, path))
+                    check_recording(admin, ids, f"{label} [{build}]")
+            for build, measured in runs.items():
+                task = max(min(wall for wall, _cpu, _rss in measured) - startup, 0.001)
+                cpu = max(min(cpu for _wall, cpu, _rss in measured) - startup_cpu, 0.001)
+                show(build, size, label, task, cpu, f"{max(rss for _w, _c, rss in measured):.0f}")
+        floors = []
+        for _ in range(args.repeat):
+            admin.reset()
+            floors.append(raw_floor(url, ca, ids, args.concurrency))
+            check_recording(admin, ids, "raw requests")
+        show("this build", size, "raw requests floor", min(floors)[0], min(cpu for _w, cpu in floors), "-")
+    return rows
+
+
+def print_ratios(rows: dict[tuple[str, int, str], Row], sizes: list[int], builds: dict[str, str]) -> None:
+    print("\nRatios (per agent; task time, and CPU in brackets):")
+    for size in sizes:
+        uri = rows.get(("this build", size, "uri (2 tasks)"))
+        floor = rows[("this build", size, "raw requests floor")]
+        for build in builds:
+            loop = rows[(build, size, "cc_gateway_record loop")]
+            batch = rows[(build, size, "cc_gateway_record batch")]
+            parts = [f"N={size} {build}:"]
+            if uri:
+                parts.append(
+                    f"uri/loop = {uri[0] / loop[0]:.1f}x (target >= 50x), uri/batch = {uri[0] / batch[0]:.0f}x;"
+                )
+            parts.append(
+                f"batch/floor = {batch[0] / floor[0]:.2f}x [{batch[1] / floor[1]:.2f}x] (target <= 1.25x);"
+                f" loop {1000 * loop[0] / size:.2f} ms per agent"
+            )
+            print(" ".join(parts))
 
 
 if __name__ == "__main__":
