@@ -329,7 +329,7 @@ def fan_out(work: Callable[[Item], Outcome], items: list[Item], workers: int) ->
         while index is not None:
             try:
                 outcomes[index] = work(items[index])
-            except BaseException as exc:  # noqa: BLE001 - raised again in the task's thread below
+            except BaseException as exc:  # raised again in the task's thread, below
                 failures.append(exc)
             index = take()
 

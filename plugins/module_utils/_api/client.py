@@ -9,11 +9,10 @@ import json
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, urlencode
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import (
-    http_async,
     http_sync,
     retcodes,
     route,
@@ -27,6 +26,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import 
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync import REQUESTS_IMPORT_ERROR
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import API_ROOT, Route, gateway_base
+
+if TYPE_CHECKING:  # the keeper's transport: only the keeper, which imports it, hands one in
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
 
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 GUID_PREFIX = "JSESSIONID="

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import KeeperError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     KEEPER_LEGACY_PID_FILE,
     KEEPER_LOCK_FILE,
@@ -213,7 +212,10 @@ class KeeperProcess:
             note = None
             if status.running and status.version == version and not status.stale and status.pid:
                 return status.pid, None
-            missing = aiohttp_missing()
+            # Imported only here: a task that starts no keeper does not compile the keeper's transport.
+            from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
+
+            missing = http_async.aiohttp_missing()
             if missing:
                 raise StoreError(
                     "The session keeper needs the Python library aiohttp on the host that runs the task "

@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper as keeper_module
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper_process as process_module
@@ -317,7 +318,7 @@ def test_probes_never_make_a_keeper_look_alive(store, process):
 
 
 def test_without_aiohttp_no_keeper_is_started_and_the_reason_is_named(store, process, monkeypatch):
-    monkeypatch.setattr(process_module, "aiohttp_missing", lambda: "No module named 'aiohttp'")
+    monkeypatch.setattr(http_async, "aiohttp_missing", lambda: "No module named 'aiohttp'")
     with pytest.raises(StoreError) as caught:
         process.ensure_running(wait=1.0)
     assert "needs the Python library aiohttp" in str(caught.value)
