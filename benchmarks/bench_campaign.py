@@ -248,23 +248,13 @@ Row = tuple[float, float]  # (task seconds, task CPU seconds)
 def measure(
     work: Path, admin: Admin, url: str, ca: str, sizes: list[int], builds: dict[str, str], args: Any
 ) -> dict[tuple[str, int, str], Row]:
-    """Every variant at every size; the modules' variants once per build, the builds taking turns."""
+    """Every variant at every size; the modules' variants once per build, the builds taking turns, each round
+    beginning with a no-op playbook: the start-up subtracted is the best of all of them, so a machine that got
+    slower or faster during the run does not shift one variant against another."""
     common = {"url": url, "ca": ca, "concurrency": args.concurrency, "password": PASSWORD}
-    noops = [run_playbook(work, "noop", NOOP, common) for _ in range(args.repeat)]
-    startup, startup_cpu = min(wall for wall, _cpu, _rss in noops), min(cpu for _wall, cpu, _rss in noops)
-    print(
-        f"ansible-playbook start-up (one no-op task): {startup:.2f} s, {startup_cpu:.2f} s CPU; subtracted below\n"
-    )
-    header = f"{'N':>5}  {'variant':<40} {'task s':>8} {'ms/agent':>9} {'CPU s':>7} {'peak RSS MB':>11}"
-    print(header)
-    print("-" * len(header))
-    rows: dict[tuple[str, int, str], Row] = {}
-
-    def show(build: str, size: int, label: str, task: float, cpu: float, rss: str) -> None:
-        rows[(build, size, label)] = (task, cpu)
-        name = label if build == "this build" or label.startswith(("uri", "raw")) else f"{label} [{build}]"
-        print(f"{size:>5}  {name:<40} {task:>8.2f} {1000 * task / size:>9.2f} {cpu:>7.2f} {rss:>11}")
-
+    noops: list[tuple[float, float, float]] = []
+    runs: dict[tuple[str, int, str], list[tuple[float, float, float]]] = {}
+    floors: dict[int, list[tuple[float, float]]] = {}
     for size in sizes:
         ids = agents(size)
         variables = {
@@ -274,26 +264,43 @@ def measure(
         }
         if size <= args.uri_max:
             admin.reset()
-            wall, cpu, rss = run_playbook(work, "uri", URI, variables)
+            runs[("this build", size, "uri (2 tasks)")] = [run_playbook(work, "uri", URI, variables)]
             check_recording(admin, ids, "uri")
-            show("this build", size, "uri (2 tasks)", wall - startup, cpu - startup_cpu, f"{rss:.0f}")
         for label, text in (("cc_gateway_record loop", LOOP), ("cc_gateway_record batch", BATCH)):
-            runs: dict[str, list[tuple[float, float, float]]] = {build: [] for build in builds}
             for _ in range(args.repeat):
+                noops.append(run_playbook(work, "noop", NOOP, common))
                 for build, path in builds.items():
                     admin.reset()
-                    runs[build].append(run_playbook(work, label.split()[-1], text, variables, path))
+                    measured = run_playbook(work, label.split()[-1], text, variables, path)
+                    runs.setdefault((build, size, label), []).append(measured)
                     check_recording(admin, ids, f"{label} [{build}]")
-            for build, measured in runs.items():
-                task = max(min(wall for wall, _cpu, _rss in measured) - startup, 0.001)
-                cpu = max(min(cpu for _wall, cpu, _rss in measured) - startup_cpu, 0.001)
-                show(build, size, label, task, cpu, f"{max(rss for _w, _c, rss in measured):.0f}")
-        floors = []
         for _ in range(args.repeat):
             admin.reset()
-            floors.append(raw_floor(url, ca, ids, args.concurrency))
+            floors.setdefault(size, []).append(raw_floor(url, ca, ids, args.concurrency))
             check_recording(admin, ids, "raw requests")
-        show("this build", size, "raw requests floor", min(floors)[0], min(cpu for _w, cpu in floors), "-")
+    startup, startup_cpu = min(wall for wall, _cpu, _rss in noops), min(cpu for _wall, cpu, _rss in noops)
+    print(
+        f"ansible-playbook start-up (one no-op task, best of {len(noops)} taken between the runs): "
+        f"{startup:.2f} s, {startup_cpu:.2f} s CPU; subtracted below\n"
+    )
+    header = f"{'N':>5}  {'variant':<40} {'task s':>8} {'ms/agent':>9} {'CPU s':>7} {'peak RSS MB':>11}"
+    print(header)
+    print("-" * len(header))
+    rows: dict[tuple[str, int, str], Row] = {}
+    for (build, size, label), measured in runs.items():
+        task = max(min(wall for wall, _cpu, _rss in measured) - startup, 0.001)
+        cpu = max(min(cpu for _wall, cpu, _rss in measured) - startup_cpu, 0.001)
+        rows[(build, size, label)] = (task, cpu)
+        name = label if build == "this build" or label.startswith("uri") else f"{label} [{build}]"
+        rss = max(rss for _wall, _cpu, rss in measured)
+        print(f"{size:>5}  {name:<40} {task:>8.2f} {1000 * task / size:>9.2f} {cpu:>7.2f} {rss:>11.0f}")
+        if label == "cc_gateway_record batch" and build == list(builds)[-1]:
+            floor, floor_cpu = min(floors[size])[0], min(cpu for _wall, cpu in floors[size])
+            rows[("this build", size, "raw requests floor")] = (floor, floor_cpu)
+            label = "raw requests floor"
+            print(
+                f"{size:>5}  {label:<40} {floor:>8.2f} {1000 * floor / size:>9.2f} {floor_cpu:>7.2f} {'-':>11}"
+            )
     return rows
 
 
