@@ -267,9 +267,13 @@ def measure(
             runs[("this build", size, "uri (2 tasks)")] = [run_playbook(work, "uri", URI, variables)]
             check_recording(admin, ids, "uri")
         for label, text in (("cc_gateway_record loop", LOOP), ("cc_gateway_record batch", BATCH)):
-            for _ in range(args.repeat):
+            for round_number in range(args.repeat):
                 noops.append(run_playbook(work, "noop", NOOP, common))
-                for build, path in builds.items():
+                # Which build goes first alternates: the first run after a no-op and a reset is not like the
+                # second.
+                order = list(builds.items())
+                order = order[round_number % len(order) :] + order[: round_number % len(order)]
+                for build, path in order:
                     admin.reset()
                     measured = run_playbook(work, label.split()[-1], text, variables, path)
                     runs.setdefault((build, size, label), []).append(measured)
