@@ -122,6 +122,13 @@ class AgentTask:
     def validate(self, request: Any) -> None:
         """Raise SchemaViolation for a request that must not be sent."""
 
+    def manager(self, session: AgentSession) -> Any:
+        """The MANAGER of one agent's session."""
+        return self.MANAGER(session)
+
+    def after_agents(self) -> None:
+        """What the task does once, after every agent (in a batch: after the last one)."""
+
     def prepare(self) -> list[str]:
         """What must be in place before the first agent is worked on; the errors that keep it from being."""
         return []
@@ -209,7 +216,7 @@ class AgentTask:
         def ensure() -> dict[str, Any]:
             client = GatewayClient(self.options.connection, request.agent_id, pool_size=self.pool_size)
             session = AgentSession(client, self.store, self.options.gateway_url, self.check_mode, self.keeper)
-            return self.MANAGER(session).ensure(request)
+            return self.manager(session).ensure(request)
 
         return outcome_of(ensure, agent_id=request.agent_id)
 
@@ -238,6 +245,7 @@ class AgentTask:
                 result.pop("diff", None)
         else:
             result = self._run_batch(requests)
+        self.after_agents()
         warnings = list(self.task_warnings)
         if self.options.connection.plain_http:
             warnings.insert(0, PLAIN_HTTP_WARNING)

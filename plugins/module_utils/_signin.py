@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
@@ -34,8 +35,9 @@ class SessionRequest(TaskRequest):
 
 
 class SessionManager:
-    def __init__(self, session: AgentSession) -> None:
+    def __init__(self, session: AgentSession, released: Callable[[], None] = lambda: None) -> None:
         self.session = session
+        self.released = released  # called when this agent's keep request is withdrawn
 
     def ensure(self, request: SessionRequest) -> dict[str, Any]:
         self.session.lease = request.keepalive_lease
@@ -140,6 +142,7 @@ class SessionManager:
         newest_guid = report.guid if report is not None else None
         if kept:
             self.session.mailbox.release(self.session.gateway_url, request.agent_id)
+            self.released()
         changed = False
         if not self.session.guid and self.session.lost_reason and self.session.ended_guids:
             # The keeper said the session ended, but not every ending is a sign-out (the keeper stopped, its
@@ -154,10 +157,6 @@ class SessionManager:
             )
             changed = self.session.sign_out(credentials, [newest_guid, self.session.saved("guid")])
             self.session.forget()
-        if kept and self.session.mailbox.kept_agents() == 0 and not self.session.keeper.stop_if_idle():
-            self.session.warnings.append(
-                f"The session keeper did not stop within 10 s; see {self.session.keeper.log_path}."
-            )
         if changed:
             message = f"Agent {request.agent_id} signed out."
         elif self.session.lost_reason:
@@ -186,6 +185,23 @@ class SessionTask(AgentTask):
         elif params.get("agent_id") is None and params.get("agents") is None:
             self.selection_error = "one of agent_id, agents or all_kept: true is required"
         self.options = TaskOptions.from_params(self.params)  # the agents as chosen above
+        self._keep_released = threading.Event()
+
+    def manager(self, session: AgentSession) -> SessionManager:
+        return SessionManager(session, self._keep_released.set)
+
+    def after_agents(self) -> None:
+        """Once the task withdrew keep requests, a keeper left with none is stopped: once per task, as the
+        store is listed to know (per agent, a batch would list it once for every agent)."""
+        if not self._keep_released.is_set():
+            return
+        try:
+            if KeeperMailbox(self.store).kept_agents() or self.keeper.stop_if_idle():
+                return
+            problem = "did not stop within 10 s"
+        except (StoreError, OSError) as exc:
+            problem = f"could not be stopped ({exc})"
+        self.task_warnings.append(f"The session keeper {problem}; see {self.keeper.log_path}.")
 
     def _all_kept_error(self, params: dict[str, Any]) -> str | None:
         if params.get("agent_id") is not None or params.get("agents") is not None:

@@ -545,7 +545,7 @@ class Keeper:
         return fd
 
     def woken(self) -> bool:
-        """Whether a module wrote keeper.wake (it replaces the file: a new inode) since the last look."""
+        """Whether a module touched keeper.wake (a new modification time, or a new file) since the last look."""
         try:
             info = os.stat(KEEPER_WAKE_FILE, dir_fd=self.dir_fd, follow_symlinks=False)
             signature: tuple[int, int] | None = (info.st_ino, info.st_mtime_ns)

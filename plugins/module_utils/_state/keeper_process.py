@@ -63,19 +63,26 @@ KEEPER_LIBRARIES = ("aiohttp", "requests", "urllib3", "jsonschema")
 
 
 def _source(name: str) -> bytes:
-    import inspect
-    import pkgutil
+    """A module's source, found, not imported: the controller need not import (nor compile) the keeper, nor
+    aiohttp that it imports, to copy them."""
+    import importlib.util
 
-    module = sys.modules.get(f"{PACKAGE}.{name}")
-    if module is None:
-        module = __import__(f"{PACKAGE}.{name}", fromlist=["_"])
+    spec = importlib.util.find_spec(f"{PACKAGE}.{name}")
     try:
-        return inspect.getsource(module).encode("utf-8")
-    except (OSError, TypeError):
-        data = pkgutil.get_data(PACKAGE, name.replace(".", "/") + ".py")
-        if data is None:
-            raise KeeperError(f"The session keeper's source {name}.py cannot be read.") from None
-        return data
+        source = spec.loader.get_source(spec.name) if spec is not None and spec.loader is not None else None
+    except (ImportError, OSError):
+        source = None
+    if source is None:
+        raise KeeperError(f"The session keeper's source {name}.py cannot be read.")
+    # Bytes from Ansible's collection loader, text from Python's own loaders.
+    return source if isinstance(source, bytes) else source.encode("utf-8")
+
+
+def _is_package(module: str) -> bool:
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    return spec is not None and spec.submodule_search_locations is not None
 
 
 def _imported(source: bytes) -> list[str]:
@@ -86,21 +93,24 @@ def _imported(source: bytes) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE + "."):
             name = node.module[len(PACKAGE) + 1 :]
-            if hasattr(__import__(node.module, fromlist=["_"]), "__path__"):
+            if _is_package(node.module):
                 found.extend(f"{name}.{alias.name}" for alias in node.names)  # from a package: its modules
             else:
                 found.append(name)
     return found
 
 
+def _carried_by_ansiballz() -> None:
+    """Never called. It names the keeper so that a shipped module's payload (AnsiballZ, which follows every
+    import in the source) carries the keeper and what it imports: they are copied into the store and run there,
+    never imported by a task."""
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper  # noqa: F401
+
+
 @functools.lru_cache(maxsize=1)
 def keeper_sources() -> tuple[str, dict[str, bytes]]:
     """The keeper's version (a digest of its sources) and the sources by dotted module name: the keeper's module
     and every module of this package it imports, directly or not."""
-    # Named here so that a shipped module's payload (AnsiballZ) carries the keeper and what it imports: it is
-    # never imported otherwise, only copied into the store and run.
-    from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keeper  # noqa: F401
-
     sources: dict[str, bytes] = {}
     pending = [KEEPER_MODULE]
     while pending:

@@ -21,6 +21,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._state import keepe
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     KEEPER_LOG_FILE,
+    KEEPER_WAKE_FILE,
     KeeperMailbox,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
@@ -181,6 +182,22 @@ def test_a_released_agent_stops_being_polled_and_its_report_goes(store, keeper):
         time.sleep(1.2)
         assert len(server.requests) <= count + 1
     assert kept_report(store, server.url, 186) is None
+
+
+def test_each_keep_request_touches_keeper_wake_and_the_keeper_takes_it_up_without_its_full_rescan(
+    store, keeper, monkeypatch
+):
+    monkeypatch.setattr(keeper_module, "FULL_SCAN_INTERVAL", 3600.0)
+    wake = store.path(KEEPER_WAKE_FILE)
+    with Server(*[EMPTY] * 80) as first, Server(*[EMPTY] * 80) as second:
+        keep(store, first.url, 186)
+        inode = os.stat(wake).st_ino
+        wait_for(lambda: first.requests, timeout=3)
+        touched = os.stat(wake).st_mtime_ns
+        keep(store, second.url, 187)
+        # Touched in place (no rename onto the name: a batch's threads all wake the keeper).
+        assert os.stat(wake).st_ino == inode and os.stat(wake).st_mtime_ns > touched
+        wait_for(lambda: second.requests, timeout=3)
 
 
 def test_the_open_file_limit_is_raised_to_the_hard_limit():

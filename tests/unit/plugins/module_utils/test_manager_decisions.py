@@ -953,6 +953,30 @@ def test_signing_out_the_last_kept_agent_uses_the_keepers_guid_and_lets_the_keep
     assert "warnings" not in result or not any("did not stop" in w for w in result["warnings"])
 
 
+def test_a_sign_out_batch_of_every_kept_agent_asks_the_keeper_to_stop_once_after_the_last(
+    gateway, store, keeper
+):
+    for agent in (186, 187, 188):
+        kept_agent(gateway, store, keeper, agent_id=agent, guid=f"g-{agent}")
+        gateway.script(agent, ok())
+    result = session(
+        gateway, store, agents=[{"agent_id": agent} for agent in (186, 187, 188)], state="absent"
+    )
+    assert result["changed"] is True and not result.get("failed"), result
+    assert KeeperMailbox(store).kept_agents() == 0
+    assert keeper.stop_requests == 1 and keeper.lock is None
+
+
+def test_a_sign_out_batch_that_leaves_a_kept_agent_does_not_ask_the_keeper_to_stop(gateway, store, keeper):
+    for agent in (186, 187):
+        kept_agent(gateway, store, keeper, agent_id=agent, guid=f"g-{agent}")
+    gateway.script(186, ok())
+    result = session(gateway, store, agents=[{"agent_id": 186}], state="absent")
+    assert result["changed"] is True and not result.get("failed"), result
+    assert KeeperMailbox(store).kept_agents() == 1
+    assert keeper.stop_requests == 0 and keeper.lock is not None
+
+
 def test_sign_in_with_keepalive_hands_the_session_to_the_running_keeper_with_its_lease(
     gateway, store, keeper
 ):
