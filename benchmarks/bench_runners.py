@@ -89,7 +89,10 @@ class KeeperWatch(threading.Thread):
                     cmdline = (entry / "cmdline").read_bytes()
                 except OSError:
                     continue
-                if b"_state.keeper import main" in cmdline and self.marker in cmdline:
+                # the keeper of this layout (_state.keeper) and of 2.0.x (_keeper), for a --baseline build
+                if (
+                    b"_state.keeper import main" in cmdline or b"._keeper import main" in cmdline
+                ) and self.marker in cmdline:
                     keepers.append(int(entry.name))
                 elif b"ansible-playbook" in cmdline and self.playbook_marker in cmdline:
                     playbook.append(int(entry.name))
