@@ -14,14 +14,11 @@ def campaign_entries(agents: Any, agent_ids: Any, keys: Any) -> list[dict[str, A
     """The entries of agents whose agent_id is in agent_ids, each with only the given keys, in the order of
     agents: one pass over the campaign, where the same in Jinja (selectattr, dict2items, items2dict) walks every
     agent's every key, for every runner at every step."""
-    if not isinstance(agents, Iterable) or isinstance(agents, (str, bytes, Mapping)):
-        raise AnsibleFilterError(
-            f"campaign_entries: the agents must be a list of entries, not {type(agents).__name__}"
-        )
-    wanted = set(_items(agent_ids, "agent_ids"))
-    kept = tuple(_items(keys, "keys"))
+    campaign = _items(agents, "the agents must be a list of entries")
+    wanted = set(_items(agent_ids, "agent_ids must be a list"))
+    kept = tuple(_items(keys, "keys must be a list"))
     entries = []
-    for index, agent in enumerate(agents):
+    for index, agent in enumerate(campaign):
         if not isinstance(agent, Mapping):
             raise AnsibleFilterError(f"campaign_entries: agents[{index}] is not a dictionary")
         if agent.get("agent_id") in wanted:
@@ -29,9 +26,10 @@ def campaign_entries(agents: Any, agent_ids: Any, keys: Any) -> list[dict[str, A
     return entries
 
 
-def _items(value: Any, name: str) -> list[Any]:
+def _items(value: Any, rule: str) -> list[Any]:
+    """value's items; a string, a dictionary or a scalar is refused with the rule it breaks."""
     if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
-        raise AnsibleFilterError(f"campaign_entries: {name} must be a list, not {type(value).__name__}")
+        raise AnsibleFilterError(f"campaign_entries: {rule}, not {type(value).__name__}")
     return list(value)
 
 
