@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
 from ansible_collections.cec.cc_gateway.plugins.module_utils._options import TaskOptions
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, Credentials
+from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import (
+    keeper_library_missing,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import KeeperMailbox
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import StoreError
 
@@ -226,7 +228,7 @@ class SessionTask(AgentTask):
             return [self.selection_error]
         if not self.params.get("keepalive") or self.params.get("state") != "present" or self.check_mode:
             return []
-        missing = aiohttp_missing()
+        missing = keeper_library_missing()
         if missing:
             return [
                 "keepalive: the session keeper needs the Python library aiohttp on the host that runs the "

@@ -19,6 +19,7 @@ import errno
 import fcntl
 import functools
 import hashlib
+import importlib.util
 import os
 import signal
 import sys
@@ -65,8 +66,6 @@ KEEPER_LIBRARIES = ("aiohttp", "requests", "urllib3", "jsonschema")
 def _source(name: str) -> bytes:
     """A module's source, found, not imported: the controller need not import (nor compile) the keeper, nor
     aiohttp that it imports, to copy them."""
-    import importlib.util
-
     spec = importlib.util.find_spec(f"{PACKAGE}.{name}")
     try:
         source = spec.loader.get_source(spec.name) if spec is not None and spec.loader is not None else None
@@ -79,8 +78,6 @@ def _source(name: str) -> bytes:
 
 
 def _is_package(module: str) -> bool:
-    import importlib.util
-
     spec = importlib.util.find_spec(module)
     return spec is not None and spec.submodule_search_locations is not None
 
@@ -98,6 +95,14 @@ def _imported(source: bytes) -> list[str]:
             else:
                 found.append(name)
     return found
+
+
+def keeper_library_missing() -> str | None:
+    """Why no keeper can run on this host (aiohttp not importable), or None. The keeper's transport is imported
+    only here, when a keeper is wanted: a task that starts none does not compile it."""
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
+
+    return http_async.aiohttp_missing()
 
 
 def _carried_by_ansiballz() -> None:
@@ -222,10 +227,7 @@ class KeeperProcess:
             note = None
             if status.running and status.version == version and not status.stale and status.pid:
                 return status.pid, None
-            # Imported only here: a task that starts no keeper does not compile the keeper's transport.
-            from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
-
-            missing = http_async.aiohttp_missing()
+            missing = keeper_library_missing()
             if missing:
                 raise StoreError(
                     "The session keeper needs the Python library aiohttp on the host that runs the task "
