@@ -20,13 +20,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import _simulator as simulator
+import bench_campaign
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -94,27 +94,6 @@ NOOP = (
 )
 
 
-def run_playbook(work: Path, name: str, text: str, extra: dict) -> float:
-    playbook = work / f"{name}.yml"
-    playbook.write_text(text)
-    variables = work / f"{name}-vars.json"
-    variables.write_text(json.dumps(extra))
-    env = {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": os.environ.get("BENCH_COLLECTIONS", str(ROOT / ".work")),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
-    started = time.perf_counter()
-    with open(work / f"{name}.log", "wb") as log:
-        done = subprocess.run(
-            ["ansible-playbook", str(playbook), "-e", f"@{variables}"], env=env, stdout=log, stderr=log
-        )
-    if done.returncode != 0:
-        raise SystemExit(f"{name} failed; see {work / (name + '.log')}")
-    return time.perf_counter() - started
-
-
 def raw_floor(url: str, ca: str, jobs: list[dict], concurrency: int, target: Path) -> float:
     adapter = HTTPAdapter(pool_maxsize=concurrency)
 
@@ -159,6 +138,11 @@ def fetch_jobs(result_file: Path) -> list[dict]:
             }
         )
     return jobs
+
+
+def run_playbook(work: Path, name: str, text: str, extra: dict) -> float:
+    """Wall seconds of a playbook run as make bench runs it (every playbook here names its session_dir)."""
+    return bench_campaign.run_playbook(work, name, text, extra)[0]
 
 
 def check_files(directory: Path, expected: dict[int, int], suffix: str) -> int:
