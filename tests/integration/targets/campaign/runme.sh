@@ -56,6 +56,15 @@ fault() {
   sim -X POST "$GATEWAY_URL/_sim/faults" -H 'Content-Type: application/json' -d "$1" >/dev/null
 }
 check() { python "$here/check_campaign.py" "$@"; }
+# A run refused before anything was sent: its log (work/NAME.log) says why (grep pattern), and each of the four
+# runners says it signed nothing in.
+refused_by_every_runner() {  # NAME PATTERN WHAT
+  grep -q "$2" "$work/$1.log" || { echo "run 4: $3 was not refused clearly"; exit 1; }
+  [ "$(grep -c "Nothing was signed in by this runner" "$work/$1.log")" -ge 4 ] || {
+    echo "run 4: not every runner failed before signing in for $3"
+    exit 1
+  }
+}
 
 for agent in 2001 2220; do
   sim -o /dev/null "$GATEWAY_URL/_sim/agents/$agent" || {
@@ -228,25 +237,14 @@ check untouched
 # anything is sent.
 touch "$work/not-a-directory"
 campaign nodir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_report=$work/not-a-directory/reports/campaign.json" "$@"
-grep -q "its directory $work/not-a-directory/reports is missing and could not be made" "$work/nodir.log" || {
-  echo "run 4: a report directory that cannot be made was not refused clearly"
-  exit 1
-}
-[ "$(grep -c "Nothing was signed in by this runner" "$work/nodir.log")" -ge 4 ] || {
-  echo "run 4: not every runner failed before signing in for the missing report directory"
-  exit 1
-}
+refused_by_every_runner nodir "its directory $work/not-a-directory/reports is missing and could not be made" \
+  "a report directory that cannot be made"
 check untouched
 # The same for a recordings' directory that cannot be made on the runners (below a regular file), or is a file.
 campaign norecdir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_recordings_dir=$work/not-a-directory/recordings" "$@"
-grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory/recordings on runner1: it cannot be looked at: Not a directory; runner2: " "$work/norecdir.log" || {
-  echo "run 4: a recordings' directory that cannot be made was not refused clearly"
-  exit 1
-}
-[ "$(grep -c "Nothing was signed in by this runner" "$work/norecdir.log")" -ge 4 ] || {
-  echo "run 4: not every runner failed before signing in for the recordings' directory"
-  exit 1
-}
+refused_by_every_runner norecdir \
+  "cc_gateway_campaign_recordings_dir $work/not-a-directory/recordings on runner1: it cannot be looked at: Not a directory; runner2: " \
+  "a recordings' directory that cannot be made"
 check untouched
 campaign notrecdir 2 -e "@$work/vars3.json" -e "cc_gateway_campaign_recordings_dir=$work/not-a-directory" "$@"
 grep -q "cc_gateway_campaign_recordings_dir $work/not-a-directory on runner1: it is not a directory; runner2: " "$work/notrecdir.log" || {
