@@ -330,7 +330,7 @@ class GatewayClient:
                 f"The answer to {target} is not JSON (starts with {snippet!r}).",
             ) from None
         try:
-            schemas.check(envelope, schemas.RESPONSE_ENVELOPE, prefix="response.")
+            schemas.check(envelope, schemas.RESPONSE_ENVELOPE, prefix="response.", parsed=True)
         except schemas.SchemaViolation as exc:
             raise ResponseShapeError(f"Unexpected answer to {target}: {exc}") from None
         retcode = envelope["retcode"]
@@ -340,7 +340,7 @@ class GatewayClient:
 
     def _checked(self, envelope: dict[str, Any], schema: dict[str, Any], operation: str) -> dict[str, Any]:
         try:
-            schemas.check(envelope, schema, prefix="response.")
+            schemas.check(envelope, schema, prefix="response.", parsed=True)
         except schemas.SchemaViolation as exc:
             raise ResponseShapeError(
                 f"Unexpected answer to {operation} for agent {self.agent_id}: {exc}"

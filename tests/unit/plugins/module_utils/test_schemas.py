@@ -325,3 +325,40 @@ def test_the_patterns_are_ecma_262_as_well_as_python():
     ):
         for python_only in ("\\Z", "\\A", "(?P", "(?i", "(?#", "\\z"):
             assert python_only not in pattern
+
+
+def test_a_parsed_answer_that_passed_is_not_validated_again(monkeypatch):
+    answer = json.loads('{"message": "", "retcode": "0", "event": {"eventType": "AgentState_Ready"}}')
+    schemas.check(answer, schemas.EVENT_RESPONSE, prefix="response.", parsed=True)
+    validated = []
+    monkeypatch.setattr(schemas, "violations", lambda *args, **kwargs: validated.append(args) or [])
+    schemas.check(json.loads(json.dumps(answer)), schemas.EVENT_RESPONSE, prefix="response.", parsed=True)
+    assert validated == []
+    # Another schema, another document, or a document not parsed from an answer: validated.
+    schemas.check(answer, schemas.RESPONSE_ENVELOPE, prefix="response.", parsed=True)
+    schemas.check(dict(answer, message="x"), schemas.EVENT_RESPONSE, prefix="response.", parsed=True)
+    schemas.check(answer, schemas.EVENT_RESPONSE, prefix="response.")
+    assert len(validated) == 3
+
+
+@pytest.mark.parametrize("retcode", ['0', 0, 0.0, True, None])
+def test_an_answer_that_failed_or_differs_in_type_only_is_validated_each_time(retcode):
+    good = json.loads('{"message": "", "retcode": "0"}')
+    schemas.check(good, schemas.RESPONSE_ENVELOPE, parsed=True)
+    document = {"message": "", "retcode": retcode}
+    for _attempt in range(2):
+        if retcode == "0":
+            schemas.check(document, schemas.RESPONSE_ENVELOPE, parsed=True)
+        else:
+            with pytest.raises(schemas.SchemaViolation, match="retcode"):
+                schemas.check(document, schemas.RESPONSE_ENVELOPE, parsed=True)
+
+
+def test_the_answers_remembered_are_bounded(monkeypatch):
+    monkeypatch.setattr(schemas, "_PASSED", set())
+    for number in range(schemas.PASSED_MAX + 10):
+        schemas.check({"message": str(number), "retcode": "0"}, schemas.RESPONSE_ENVELOPE, parsed=True)
+    assert len(schemas._PASSED) <= schemas.PASSED_MAX
+    large = {"message": "x" * schemas.PASSED_TEXT_MAX, "retcode": "0"}
+    schemas.check(large, schemas.RESPONSE_ENVELOPE, parsed=True)
+    assert all(len(text) <= schemas.PASSED_TEXT_MAX for _schema, text in schemas._PASSED)

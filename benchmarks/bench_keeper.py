@@ -1,0 +1,209 @@
+"""The session keeper at campaign scale, beside a bare aiohttp poll loop (make bench-keeper).
+
+Against one simulator that holds every event poll --hold seconds (2 s, as a quiet gateway does):
+
+1. the bare loop (benchmarks/bare_poll_loop.py) signs in N agents of its own and polls them, the keeper's
+   pacing and nothing else, for --window seconds after a warm-up;
+2. N other agents are signed in and kept with cec.cc_gateway.cc_gateway_session (batch, keepalive: true);
+   the keeper that task starts polls them for the same window after the same warm-up.
+
+Each runs alone, the two taking turns --repeat times (the keeper keeps its agents throughout, so its turns
+come after the bare loop's). CPU per poll = the process's CPU seconds (from /proc) over the window / the polls the
+simulator's own record counts for its agents in the window; the best turn of each counts. Printed: polls per
+second, CPU, ms of CPU per poll, resident memory, and the keeper's ratio to the bare loop (issue 20's target:
+<= 1.3x). Checked, exit 1 otherwise: every kept agent polled within --first-poll-within seconds of the keep
+task's end (the simulator's poll count of every agent), the keeper's memory <= --max-keeper-mb, every
+agent still signed in at the end, and no keeper left running after the sign-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from _simulator import start_simulator
+from soak import PASSWORD, keeper_rss_mb, limit_open_files, playbook
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, from /proc/<pid>/stat (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Simulator:
+    def __init__(self, url: str, ca: str | None) -> None:
+        self.url = url
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.verify = ca or False
+
+    def agents(self, ids: range) -> dict[int, dict]:
+        listed = self.http.get(f"{self.url}/_sim/agents", timeout=60).json()["agents"]
+        return {agent["agent_id"]: agent for agent in listed if agent["agent_id"] in ids}
+
+    def polls(self, ids: range) -> int:
+        return sum(agent["polls"] for agent in self.agents(ids).values())
+
+
+def measure(sim: Simulator, pid: int, ids: range, warm_up: float, window: float) -> dict[str, float]:
+    """Polls, CPU and memory of process pid over window seconds, after warm_up seconds."""
+    time.sleep(warm_up)
+    polls, cpu, started = sim.polls(ids), cpu_seconds(pid), time.monotonic()
+    time.sleep(window)
+    polls, cpu = sim.polls(ids) - polls, cpu_seconds(pid) - cpu
+    elapsed = time.monotonic() - started
+    return {
+        "polls": polls,
+        "rate": polls / elapsed,
+        "cpu": cpu,
+        "per_poll_ms": 1000 * cpu / max(polls, 1),
+        "rss": rss_mb(pid),
+    }
+
+
+def bare_turn(args: argparse.Namespace, sim: Simulator, ca: str | None, ids: range) -> dict[str, float]:
+    seconds = args.warm_up + args.window + 5
+    loop = subprocess.Popen(
+        [
+            *(sys.executable, str(Path(__file__).with_name("bare_poll_loop.py")), "--url", sim.url),
+            *(("--ca", ca) if ca else ()),
+            *("--first", str(ids.start), "--agents", str(len(ids)), "--password", PASSWORD),
+            *("--hold", str(args.hold), "--seconds", str(seconds)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = loop.stdout.readline() if loop.stdout else ""
+        if ready.strip() != "ready":
+            raise SystemExit("the bare poll loop did not sign its agents in")
+        return measure(sim, loop.pid, ids, args.warm_up, args.window)
+    finally:
+        try:
+            loop.wait(timeout=seconds + 30)
+        finally:
+            loop.kill()
+
+
+def keeper_pid(sessions: Path) -> int:
+    return int(json.loads((sessions / "keeper.json").read_text())["pid"])
+
+
+def show(label: str, row: dict[str, float]) -> None:
+    print(
+        f"{label:<28} {row['polls']:>8.0f} {row['rate']:>8.0f} {row['cpu']:>7.2f} {row['per_poll_ms']:>9.3f}"
+        f" {row['rss']:>7.0f}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", type=int, default=5000)
+    parser.add_argument("--first-agent", type=int, default=20001)
+    parser.add_argument("--hold", type=float, default=2.0, help="seconds the simulator holds a poll")
+    parser.add_argument("--warm-up", type=float, default=5.0)
+    parser.add_argument("--window", type=float, default=20.0, help="seconds each turn is measured")
+    parser.add_argument("--repeat", type=int, default=2, help="turns of each; the best counts")
+    parser.add_argument("--first-poll-within", type=float, default=5.0)
+    parser.add_argument("--max-keeper-mb", type=float, default=200.0)
+    parser.add_argument("--nofile", type=int, default=1024, help="open-file soft limit to run under")
+    parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    parser.add_argument("--work", help="where the work directory is made (default: the system's temp)")
+    args = parser.parse_args()
+    print(limit_open_files(args.nofile))
+    bare_ids = range(args.first_agent, args.first_agent + args.agents)
+    kept_ids = range(bare_ids.stop, bare_ids.stop + args.agents)
+    failures: list[str] = []
+
+    with tempfile.TemporaryDirectory(prefix="cc-gateway-keeper-", dir=args.work) as tmp:
+        work = Path(tmp)
+        sessions = work / "sessions"
+        os.environ["CC_GATEWAY_SESSION_DIR"] = str(sessions)
+        roster = f"{bare_ids.start}-{kept_ids.stop - 1}"
+        process, url, ca = start_simulator(
+            work,
+            ["--agents", roster, "--poll-hold", str(args.hold), *(["--http"] if args.http else [])],
+        )
+        sim = Simulator(url, ca)
+        variables = {
+            "url": url,
+            "ca": ca,
+            "password": PASSWORD,
+            "agents": [{"agent_id": agent_id, "phone_number": f"70{agent_id}"} for agent_id in kept_ids],
+        }
+        print(f"simulator: {url}; polls held {args.hold:g} s; {args.agents} agents each side")
+        bare = [bare_turn(args, sim, ca, bare_ids)]
+        try:
+            took = playbook(
+                work, "sign in with keepalive", "cc_gateway_session", "keepalive: true", variables
+            )
+            kept_at = time.monotonic()
+            print(f"{args.agents} agents signed in and kept in {took:.1f} s")
+            time.sleep(max(0.0, kept_at + args.first_poll_within - time.monotonic()))
+            unpolled = [agent_id for agent_id, agent in sim.agents(kept_ids).items() if not agent["polls"]]
+            if unpolled:
+                failures.append(
+                    f"{len(unpolled)} kept agents not polled {args.first_poll_within:g} s after the keep task "
+                    f"ended: {unpolled[:10]}"
+                )
+            pid = keeper_pid(sessions)
+            kept = [measure(sim, pid, kept_ids, args.warm_up, args.window)]
+            for _turn in range(args.repeat - 1):
+                bare.append(bare_turn(args, sim, ca, bare_ids))
+                kept.append(measure(sim, pid, kept_ids, 0.0, args.window))
+            lost = [agent_id for agent_id, agent in sim.agents(kept_ids).items() if not agent["signed_in"]]
+            if lost:
+                failures.append(f"{len(lost)} kept agents signed out meanwhile: {lost[:10]}")
+            rss = keeper_rss_mb(sessions)
+        finally:
+            try:
+                playbook(work, "sign out", "cc_gateway_session", "state: absent", variables)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+        if (sessions / "keeper.json").exists():
+            failures.append("the session keeper is still running after every agent signed out")
+
+    print(f"\n{'turn':<28} {'polls':>8} {'polls/s':>8} {'CPU s':>7} {'ms/poll':>9} {'RSS MB':>7}")
+    print("-" * 72)
+    for number, (floor, keeper) in enumerate(zip(bare, kept), 1):
+        show(f"bare aiohttp loop, turn {number}", floor)
+        show(f"session keeper, turn {number}", keeper)
+    best_bare = min(bare, key=lambda row: row["per_poll_ms"])
+    best_kept = min(kept, key=lambda row: row["per_poll_ms"])
+    print(
+        f"\n{args.agents} agents: keeper/bare CPU per poll = {best_kept['per_poll_ms'] / best_bare['per_poll_ms']:.2f}x "
+        f"(target <= 1.3x; best turns, {best_kept['per_poll_ms']:.3f} vs {best_bare['per_poll_ms']:.3f} ms); "
+        f"polls/s {best_kept['rate']:.0f} vs {best_bare['rate']:.0f}; keeper RSS {rss or 0:.0f} MB "
+        f"(limit {args.max_keeper_mb:g} MB)"
+    )
+    if rss is None or rss > args.max_keeper_mb:
+        failures.append(f"keeper RSS {rss} MB, more than {args.max_keeper_mb:g} MB (or unknown)")
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    print("bench-keeper: " + ("passed" if not failures else "failed"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
