@@ -22,6 +22,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync impo
     _causes,
     _innermost,
     requests,
+    with_cookies,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route
 
@@ -98,6 +99,7 @@ class AsyncTransport:
         import aiohttp
 
         session = self._open()
+        headers, cookies = with_cookies(headers, cookies)
         # The whole exchange, connecting included, to the last byte of the answer.
         limits = aiohttp.ClientTimeout(total=timeout[0] + timeout[1], sock_connect=timeout[0])
         try:
@@ -105,7 +107,7 @@ class AsyncTransport:
                 method,
                 self.route.base_url + path,
                 headers=headers,
-                cookies=cookies or None,
+                cookies=cookies,
                 proxy=self.proxy,
                 timeout=limits,
                 allow_redirects=False,

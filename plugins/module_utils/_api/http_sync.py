@@ -54,6 +54,31 @@ CONNECT_RETRIES = 2
 CONNECT_BACKOFF = 0.2
 USER_AGENT = "cec.cc_gateway"
 DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+# RFC 6265: a cookie-name is a token; a cookie-value's octets need no quoting.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
+
+
+def cookie_header(cookies: dict[str, str] | None) -> str | None:
+    """The Cookie header of an agent's cookies when each goes as it is (RFC 6265 names and values, as load
+    balancers set them); None when there are none or one needs the library's quoting.
+
+    Given as cookies=, requests and aiohttp build a cookie jar for every request: 45 microseconds of CPU a
+    request in requests, about 100 in aiohttp, which is a third of the keeper's CPU per poll."""
+    if not cookies or not all(
+        _COOKIE_NAME.fullmatch(name) and _COOKIE_VALUE.fullmatch(value) for name, value in cookies.items()
+    ):
+        return None
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def with_cookies(headers: dict[str, str], cookies: dict[str, str] | None) -> tuple[dict[str, str], Any]:
+    """headers and the cookies= argument for the library: the cookies in a Cookie header when they can go
+    as they are, else left to the library."""
+    header = cookie_header(cookies)
+    if header is None:
+        return headers, cookies or None
+    return {**headers, "Cookie": header}, None
 
 # -- knowing whether a failed request can have been sent: urllib3 reports a TLS handshake cut short by the
 # server the same way as a connection reset after the request went out. The connection classes below note
@@ -394,12 +419,9 @@ class Transport:
         try:
             # Prepared here and sent by the session: Session.request would merge the session's settings into
             # every request again (a fifth of requests' own time per request), and there are none to merge.
+            headers, cookies = with_cookies({**DEFAULT_HEADERS, **headers}, cookies)
             prepared = requests.Request(
-                method,
-                route.base_url + path,
-                headers={**DEFAULT_HEADERS, **headers},
-                data=body,
-                cookies=cookies,
+                method, route.base_url + path, headers=headers, data=body, cookies=cookies
             ).prepare()
             response = self.session.send(
                 prepared,

@@ -353,3 +353,29 @@ def test_a_proxy_is_shown_without_its_credentials(proxy, shown):
     assert route.proxy_shown == shown
     if "://" in proxy:
         assert "Pw-1" not in errors.without_credentials(f"through {proxy} to https://gw:8043")
+
+
+@pytest.mark.parametrize(
+    ("cookies", "header"),
+    [
+        ({"NSLB": "node1"}, "NSLB=node1"),
+        ({"LB": "x", "route": "a.b-c_d/1"}, "LB=x; route=a.b-c_d/1"),
+        ({"LB": "two words"}, None),
+        ({"LB": 'quo"te'}, None),
+        ({"LB": "semi;colon"}, None),
+        ({"bad name": "x"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_cookies_that_go_as_they_are_make_the_cookie_header_and_others_are_left_to_the_library(cookies, header):
+    assert transport.cookie_header(cookies) == header
+
+
+def test_a_cookie_that_needs_quoting_still_reaches_the_gateway_through_the_library():
+    with Server(reply(ENVELOPE), reply(ENVELOPE)) as server:
+        sender = transport.Transport(route(server.url))
+        sender.request("GET", "/a", {}, None, cookies={"LB": "n1", "route": "x"})
+        sender.request("GET", "/b", {}, None, cookies={"LB": "two words"})
+    assert server.requests[0][1]["cookie"] == "LB=n1; route=x"
+    assert server.requests[1][1]["cookie"] in ('LB="two words"', "LB=two words")
