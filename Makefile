@@ -37,7 +37,7 @@ $(error PYTHON=$(PYTHON) is Python $(PYTHON_VERSION) ($(PYTHON_EXE)): make needs
 endif
 endif
 
-.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench bench-fetch bench-runners bench-threads soak test-matrix test-oldest release-check docs test demo simulator collection build clean schemas
+.PHONY: help venv lint ruff ansible-lint sanity units integration sim-test sim-bench bench bench-fetch bench-runners bench-threads bench-keeper soak test-matrix test-oldest release-check docs test demo simulator collection build clean schemas
 
 help:
 	@echo "make demo       set up, start the simulator, run playbooks/start_recording.yml against it"
@@ -47,6 +47,7 @@ help:
 	@echo "make bench-runners  the campaign role over 1-4 local runners at several sizes (BENCH_ARGS=...)"
 	@echo "make bench-fetch    recording files fetched by the module vs a raw requests floor (BENCH_ARGS=...)"
 	@echo "make bench-threads  the record batch in-process vs the raw floor at 1, 10, 50 threads (BENCH_ARGS=...)"
+	@echo "make bench-keeper   5,000 kept agents: the session keeper's CPU per poll vs a bare aiohttp loop (BENCH_ARGS=...)"
 	@echo "make sim-bench  simulator benchmark: 1,000 long-polls, start-recording requests per second"
 	@echo "make soak       1,000 kept agents, 10 simulated minutes of start/stop rounds; no lost session"
 	@echo "make test-matrix  sanity + units + integration on ansible-core 2.16 to 2.21 (CORES=...)"
@@ -109,6 +110,9 @@ bench-fetch: collection
 
 bench-threads: collection
 	$(WORK_HOME) python benchmarks/bench_threads.py $(BENCH_ARGS)
+
+bench-keeper: collection
+	$(WORK_HOME) python benchmarks/bench_keeper.py --work $(WORK) $(BENCH_ARGS)
 
 soak: collection
 	$(WORK_HOME) python benchmarks/soak.py $(SOAK_ARGS)
