@@ -80,6 +80,7 @@ def with_cookies(headers: dict[str, str], cookies: dict[str, str] | None) -> tup
         return headers, cookies or None
     return {**headers, "Cookie": header}, None
 
+
 # -- knowing whether a failed request can have been sent: urllib3 reports a TLS handshake cut short by the
 # server the same way as a connection reset after the request went out. The connection classes below note
 # in a thread-local flag when a connection is being opened; a failure while it is set happened before

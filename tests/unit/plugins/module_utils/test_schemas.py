@@ -341,7 +341,7 @@ def test_a_parsed_answer_that_passed_is_not_validated_again(monkeypatch):
     assert len(validated) == 3
 
 
-@pytest.mark.parametrize("retcode", ['0', 0, 0.0, True, None])
+@pytest.mark.parametrize("retcode", ["0", 0, 0.0, True, None])
 def test_an_answer_that_failed_or_differs_in_type_only_is_validated_each_time(retcode):
     good = json.loads('{"message": "", "retcode": "0"}')
     schemas.check(good, schemas.RESPONSE_ENVELOPE, parsed=True)

@@ -368,7 +368,9 @@ def test_a_proxy_is_shown_without_its_credentials(proxy, shown):
         (None, None),
     ],
 )
-def test_cookies_that_go_as_they_are_make_the_cookie_header_and_others_are_left_to_the_library(cookies, header):
+def test_cookies_that_go_as_they_are_make_the_cookie_header_and_others_are_left_to_the_library(
+    cookies, header
+):
     assert transport.cookie_header(cookies) == header
 
 
