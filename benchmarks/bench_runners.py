@@ -210,8 +210,12 @@ def run_size(
     watch.join()
     (work / f"ansible-{agents}x{runners}.log").write_text("".join(lines))
     if process.returncode != 0:
+        # Without --work the log goes with the temporary directory: its end is shown here.
+        failed = [line for line in lines if line.startswith(("fatal:", "failed:"))][:5]
         raise SystemExit(
             f"{agents}x{runners}: ansible-playbook exited with {process.returncode}; see {work}/ansible-{agents}x{runners}.log"
+            + "\n"
+            + "".join(failed or lines[-40:])[-6000:]
         )
 
     # The simulator's own record and the role's report.
