@@ -20,6 +20,9 @@ from .config import DEFAULT_PASSWORD, ConfigError, Settings, build_roster, load_
 from .state import Store
 from .tls import make_server_context
 
+# aiohttp's default (128) makes the kernel drop or reset the connections of 10,000 agents signing in at once.
+DEFAULT_BACKLOG = 4096
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -69,6 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--password", help=f"password of every agent (default {DEFAULT_PASSWORD})")
     parser.add_argument("--state-file", metavar="PATH", help="write {url, ca, pid} as JSON once listening")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=DEFAULT_BACKLOG,
+        metavar="N",
+        help=f"connections the kernel queues before they are accepted (default {DEFAULT_BACKLOG}, capped by "
+        "net.core.somaxconn): a gateway behind a load balancer takes thousands of agents' connections at once",
+    )
     parser.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
@@ -169,7 +180,7 @@ async def serve(args: argparse.Namespace, store: Store) -> None:
     await runner.setup()
     state_file = Path(args.state_file).resolve() if args.state_file else None
     try:
-        site = web.TCPSite(runner, args.host, args.port, ssl_context=ssl_context)
+        site = web.TCPSite(runner, args.host, args.port, ssl_context=ssl_context, backlog=args.backlog)
         await site.start()
         port = runner.addresses[0][1]
         url = _url("http" if args.http else "https", args.host, port)

@@ -400,3 +400,26 @@ def test_recording_file_options_from_yaml_and_flags(tmp_path: Path) -> None:
 def test_bad_recording_file_options(tmp_path: Path, text: str, args: tuple[str, ...], message: str) -> None:
     result = _run_config_only(tmp_path, text, *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def _listen_backlog(port: int) -> int:
+    """The backlog of the socket listening on port, as the kernel reports it (ss: Send-Q of a listener)."""
+    out = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True, timeout=10
+    ).stdout
+    return int(out.split()[2])
+
+
+@pytest.mark.skipif(not Path("/proc/sys/net/core/somaxconn").exists(), reason="Linux only")
+def test_the_listen_backlog_takes_thousands_of_connections_at_once(tmp_path: Path) -> None:
+    if subprocess.run(["sh", "-c", "command -v ss"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("no ss here to read the backlog")
+    cap = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    for args, expected in (((), min(4096, cap)), (("--backlog", "64"), 64)):
+        sim = start_sim(tmp_path, *args)
+        try:
+            port = int(json.loads(sim.state_file.read_text())["url"].rsplit(":", 1)[1])
+            assert _listen_backlog(port) == expected
+        finally:
+            sim.proc.send_signal(signal.SIGTERM)
+            sim.proc.wait(timeout=10)

@@ -35,7 +35,6 @@ GUID_PREFIX = "JSESSIONID="
 # How much longer than timeout an event poll may take: the gateway holds polls that have no event for about
 # 10 s (AGENT_POLL_WAIT_TIMES x AGENT_POLL_WAIT_INTERVAL).
 EVENT_POLL_HOLD = 15.0
-CONNECT_RETRIES = http_sync.CONNECT_RETRIES
 # A recording download answers with the file (application/octet-stream, section 13.1 of the API reference; audio/*
 # is taken as a file too) or with the JSON envelope of a failure.
 FILE_MEDIA_TYPES = ("application/octet-stream",)
@@ -160,6 +159,7 @@ def describe_failure(
     gateway = gateway_base(gateway_url)
     kind = failure.kind
     reason = failure.reason
+    tries = f" ({failure.attempts} attempts)" if failure.attempts > 1 else ""
     if kind == "certificate":
         return (
             f"TLS verification of the gateway's certificate failed for {target}: {reason}. Point ca_path at the "
@@ -173,8 +173,8 @@ def describe_failure(
         )
     if kind == "tls":
         return (
-            f"The TLS handshake with {gateway} was broken off by the other side ({reason}), before the request "
-            f"for {target} was sent. The gateway (or a load balancer in front of it) closed the connection: it "
+            f"The TLS handshake with {gateway} was broken off by the other side ({reason}){tries}, before the "
+            f"request for {target} was sent. The gateway (or a load balancer in front of it) closed the connection: it "
             "may be overloaded or out of file descriptors, or it does not speak TLS on this port; certificates "
             "were not the problem."
         )
@@ -185,13 +185,13 @@ def describe_failure(
         )
     if kind == "refused":
         return (
-            f"{gateway} refused the connection for {target} ({CONNECT_RETRIES + 1} attempts): nothing listens "
+            f"{gateway} refused the connection for {target}{tries}: nothing listens "
             "there. Check gateway_url and that the gateway runs; nothing was sent."
         )
     if kind == "connect_timeout":
         return (
-            f"Timed out connecting to {gateway} for {target} after {timeout:g} s ({CONNECT_RETRIES + 1} "
-            "attempts): a firewall may drop the connection, or the host is down; nothing was sent."
+            f"Timed out connecting to {gateway} for {target} after {timeout:g} s{tries}: a firewall may drop the "
+            "connection, or the host is down; nothing was sent."
         )
     if kind == "connect":
         return f"Cannot connect to {gateway} for {target}: {reason}. Check gateway_url; nothing was sent."

@@ -26,19 +26,22 @@ class TransportError(GatewayError):
 
     kinds: url, certificate, tls, tls_setup, refused, connect_timeout, connect, proxy, wrong_scheme, read_timeout,
     broken, too_large, file_too_large (a streamed file over its caller's limit), not_utf8, http_status, not_json.
-    The transport raises it with its reason; the client says
-    it again as a sentence about the request (described()).
+    The transport raises it with its reason and how many connection attempts it made; the client says it again
+    as a sentence about the request (described()).
     """
 
-    def __init__(self, kind: str, reason: str, request_sent: bool, message: str | None = None) -> None:
+    def __init__(
+        self, kind: str, reason: str, request_sent: bool, message: str | None = None, attempts: int = 1
+    ) -> None:
         reason = without_credentials(reason)
         super().__init__(message or reason)
         self.kind = kind
         self.reason = reason
         self.request_sent = request_sent
+        self.attempts = attempts
 
     def described(self, message: str) -> TransportError:
-        return TransportError(self.kind, self.reason, self.request_sent, message)
+        return TransportError(self.kind, self.reason, self.request_sent, message, self.attempts)
 
 
 class ResponseShapeError(GatewayError):

@@ -42,7 +42,8 @@ try:
 except ImportError as exc:  # pragma: no cover - reported by the modules through missing_required_lib
     requests = None
     HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
-    Retry = NewConnectionError = ReadTimeoutError = InsecureRequestWarning = LocationParseError = None
+    Retry = object
+    NewConnectionError = ReadTimeoutError = InsecureRequestWarning = LocationParseError = None
     REQUESTS_IMPORT_ERROR = exc
 
 # A gateway answer is a few hundred bytes; anything this large is not the gateway speaking.
@@ -91,6 +92,30 @@ _STAGE = threading.local()
 
 def _mark_connecting(connecting: bool) -> None:
     _STAGE.connecting = connecting
+
+
+def _connecting() -> None:
+    """A connection attempt begins: counted, for the sentence that says how many were made."""
+    _STAGE.connecting = True
+    _STAGE.attempts = getattr(_STAGE, "attempts", 0) + 1
+
+
+def _handshake_cut_off(error: BaseException) -> bool:
+    """Whether a connection attempt ended with the other side resetting or closing it during the TLS handshake
+    (an overloaded gateway or load balancer, its accept queue full, does that): nothing was sent on it."""
+    return bool(getattr(_STAGE, "connecting", False)) and any(
+        isinstance(cause, (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError))
+        for cause in _causes(error)
+    )
+
+
+class _ConnectRetry(Retry):  # type: ignore[misc,valid-type]
+    """urllib3's Retry that takes a TLS handshake cut off by the other side for the failed connection attempt it
+    is: tried again within the same connect budget as a refused connection (urllib3 counts only connect
+    timeouts and refusals as such, and would raise the handshake's failure at once)."""
+
+    def _is_connection_error(self, err: Exception) -> bool:
+        return bool(super()._is_connection_error(err)) or _handshake_cut_off(err)
 
 
 # -- the deadline of a whole answer: requests' timeout bounds each socket operation, so an answer that trickles
@@ -201,7 +226,7 @@ def _connected() -> None:
 
 class _NotingHTTPConnection(HTTPConnection):  # type: ignore[misc,valid-type]
     def connect(self) -> None:
-        _mark_connecting(True)
+        _connecting()
         super().connect()
         _mark_connecting(False)
         _connected()
@@ -213,7 +238,7 @@ class _NotingHTTPConnection(HTTPConnection):  # type: ignore[misc,valid-type]
 
 class _NotingHTTPSConnection(HTTPSConnection):  # type: ignore[misc,valid-type]
     def connect(self) -> None:
-        _mark_connecting(True)
+        _connecting()
         super().connect()
         _mark_connecting(False)
         _connected()
@@ -310,7 +335,7 @@ class Transport:
             warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
     def _mount(self, pool_size: int) -> None:
-        retries = Retry(
+        retries = _ConnectRetry(
             total=None,
             connect=CONNECT_RETRIES,
             # False, not 0: urllib3 then raises a read error as it is (requests' ReadTimeout), not as
@@ -417,6 +442,7 @@ class Transport:
     ) -> Answer:
         route = self.route
         _mark_connecting(False)
+        _STAGE.attempts = 0
         try:
             # Prepared here and sent by the session: Session.request would merge the session's settings into
             # every request again (a fifth of requests' own time per request), and there are none to merge.
@@ -544,6 +570,8 @@ def _innermost(exc: BaseException) -> str:
 def _classify(exc: BaseException, route: Route, answered: bool = False) -> TransportError:
     """What a requests exception means for the user and for the at-most-once rule."""
     failure = _classify_kind(exc, route, answered)
+    if not failure.request_sent:
+        failure.attempts = max(1, getattr(_STAGE, "attempts", 1))
     wrong = _wrong_scheme(failure, exc, route)
     return wrong or failure
 

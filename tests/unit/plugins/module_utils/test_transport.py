@@ -140,6 +140,11 @@ def test_an_answer_over_one_mebibyte_is_refused(answer):
 def test_a_refused_connection_provably_sent_nothing():
     problem = failure(request, f"http://127.0.0.1:{free_port()}")
     assert (problem.kind, problem.request_sent) == ("refused", False)
+    assert problem.attempts == transport.CONNECT_RETRIES + 1
+    message = client_module.describe_failure(
+        problem, "http://127.0.0.1:1", "GET x", route("http://127.0.0.1:1"), 2
+    )
+    assert f"({transport.CONNECT_RETRIES + 1} attempts)" in message
 
 
 def test_no_answer_in_time_may_have_reached_the_gateway():
@@ -206,6 +211,64 @@ def test_a_handshake_the_server_broke_is_not_a_certificate_problem(certs, garbag
     message = client_module.describe_failure(problem, url, "GET x", route(url), 2)
     assert "broken off" in message
     assert "ca_path" not in message.split("certificates")[0]
+
+
+def test_a_handshake_broken_off_every_time_is_tried_within_the_connect_budget(certs):
+    with HandshakeBreaker() as server:
+        problem = failure(request, server.url, ca_path=certs["ca"])
+    assert (problem.kind, problem.request_sent, problem.attempts) == (
+        "tls",
+        False,
+        transport.CONNECT_RETRIES + 1,
+    )
+    assert server.accepted == transport.CONNECT_RETRIES + 1
+    message = client_module.describe_failure(problem, server.url, "GET x", route(server.url), 2)
+    assert f"({transport.CONNECT_RETRIES + 1} attempts), before the request for GET x was sent" in message
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_handshake_an_overloaded_gateway_broke_off_is_tried_again_and_the_request_sent_once(certs, method):
+    """A gateway whose accept queue is full resets new connections; the request then goes on a later one."""
+    with HandshakeBreaker(
+        breaks=transport.CONNECT_RETRIES, answers=(reply(ENVELOPE),), tls=certs["good"]
+    ) as server:
+        answer = transport.Transport(route(server.url, ca_path=certs["ca"]), 4).request(
+            method, "/agentgateway/resource/x", {}, body=b"{}" if method == "PUT" else None, timeout=2.0
+        )
+    assert answer.status == 200
+    assert server.accepted == transport.CONNECT_RETRIES + 1
+    assert [request[0] for request in server.requests] == [f"{method} /agentgateway/resource/x HTTP/1.1"]
+
+
+def test_the_keepers_transport_makes_one_connection_attempt_and_says_no_more():
+    import asyncio
+
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import AsyncTransport
+
+    url = f"http://127.0.0.1:{free_port()}"
+
+    async def poll():
+        keeper_transport = AsyncTransport(route(url))
+        try:
+            await keeper_transport.request("GET", "/agentgateway/resource/agentevent/186", {})
+        finally:
+            await keeper_transport.close()
+
+    problem = failure(asyncio.run, poll())
+    assert (problem.kind, problem.request_sent, problem.attempts) == ("refused", False, 1)
+    assert "attempts" not in client_module.describe_failure(problem, url, "GET x", route(url), 2)
+
+
+def test_a_connection_reset_after_the_request_is_not_tried_again():
+    with Server(reply(ENVELOPE), CLOSE) as server:
+        pooled = transport.Transport(route(server.url), 4)
+        try:
+            pooled.request("GET", "/agentgateway/resource/first", {}, timeout=2.0)
+            problem = failure(pooled.request, "PUT", "/agentgateway/resource/second", {}, b"{}", timeout=2.0)
+        finally:
+            pooled.close()
+    assert (problem.kind, problem.request_sent) == ("broken", True)
+    assert [request[0].split()[1] for request in server.requests].count("/agentgateway/resource/second") == 1
 
 
 def test_ca_path_wins_over_requests_ca_bundle_and_the_bundle_is_used_without_it(certs, monkeypatch):
