@@ -171,6 +171,7 @@ def run_size(
         },
         "cc_gateway_campaign_agents": [{"agent_id": agent, "phone_number": f"70{agent}"} for agent in ids],
         "cc_gateway_campaign_hold": args.hold,
+        "cc_gateway_campaign_wait_timeout": args.wait_timeout,
         "cc_gateway_campaign_report": str(report),
     }
     (work / "vars.json").write_text(json.dumps(variables))
@@ -293,6 +294,12 @@ def main() -> int:
         "--concurrency", type=int, default=50, help="max_concurrency of every task (default 50)"
     )
     parser.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=30,
+        help="seconds each start waits for its confirmation event (cc_gateway_campaign_wait_timeout, default 30)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=600, help="seconds before a run is killed (default 600)"
     )
     parser.add_argument(
@@ -315,7 +322,10 @@ def main() -> int:
             f"simulator: {url} (HTTPS, dynamic authentication, heartbeat limit {args.heartbeat:g} s, "
             f"a new GUID every {args.heartbeat / 2:g} s, polls held {args.poll_hold:g} s)"
         )
-        print(f"hold {args.hold} s, max_concurrency {args.concurrency}, {os.cpu_count()} CPUs\n")
+        print(
+            f"hold {args.hold} s, max_concurrency {args.concurrency}, wait_timeout {args.wait_timeout:g} s, "
+            f"{os.cpu_count()} CPUs\n"
+        )
         header = (
             f"{'agents':>6} {'runners':>7} {'/runner':>7} {'wall s':>7} {'w/o hold':>8} "
             f"{'keeper MB':>9} {'keepers MB':>10} {'keeper CPU s':>12} {'ctl CPU s':>9} {'ctl cores':>9} {'ctl RSS MB':>10} {'sim CPU s':>9}"
