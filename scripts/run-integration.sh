@@ -132,4 +132,4 @@ with open(path, "w") as out:
     config.write(out)
 PY
 cd "$collection"
-ansible-test integration --local --python "$ANSIBLE_TEST_PYTHON" --color no --allow-unsupported "$@"
+ansible-test integration --local --python "$ANSIBLE_TEST_PYTHON" --color no "$@"

@@ -3,6 +3,8 @@
 # The tasks run on the controller (the action plugins). A module shipped to a remote host is another matter
 # under ANSIBLE_DEBUG: ansible-core's own debug line prints the arguments of every module it ships.
 set -euo pipefail
+# The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
+ansible-playbook ../setup_simulator/check.yml -e "@../../integration_config.yml"
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
 export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml
