@@ -248,6 +248,14 @@ class _NotingHTTPSConnection(HTTPSConnection):  # type: ignore[misc,valid-type]
         return super().request(*args, **kwargs)
 
 
+def _taken(connection: Any) -> Any:
+    """A connection taken from the pool for one attempt (urllib3 takes one for each): not connecting until its
+    connect() says so. A kept-alive one is never connected again, so a failed attempt before it must not leave its
+    mark: a failure on it, request sent, would pass for a handshake broken off, and be sent again."""
+    _mark_connecting(False)
+    return connection
+
+
 def _returned(connection: Any) -> None:
     """A connection back in the pool: its exchange is over, so its deadline must not cut it any more (urllib3
     puts it back as soon as the answer's last byte is read, before the exchange ends)."""
@@ -257,6 +265,9 @@ def _returned(connection: Any) -> None:
 class _NotingHTTPConnectionPool(HTTPConnectionPool):  # type: ignore[misc,valid-type]
     ConnectionCls = _NotingHTTPConnection
 
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _taken(super()._get_conn(timeout))
+
     def _put_conn(self, conn: Any) -> None:
         _returned(conn)
         super()._put_conn(conn)
@@ -264,6 +275,9 @@ class _NotingHTTPConnectionPool(HTTPConnectionPool):  # type: ignore[misc,valid-
 
 class _NotingHTTPSConnectionPool(HTTPSConnectionPool):  # type: ignore[misc,valid-type]
     ConnectionCls = _NotingHTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _taken(super()._get_conn(timeout))
 
     def _put_conn(self, conn: Any) -> None:
         _returned(conn)
@@ -670,6 +684,12 @@ def _classify_kind(exc: BaseException, route: Route, answered: bool) -> Transpor
         if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
             return TransportError("refused", reason, request_sent=False)
         if any(isinstance(cause, NewConnectionError) for cause in causes):
+            # Accepted and reset at once (an overloaded gateway, as for a handshake it breaks off): urllib3 says so
+            # when the reset comes before it has set the socket's options.
+            if route.base_url.startswith("https") and any(
+                isinstance(c, ConnectionResetError) for c in causes
+            ):
+                return TransportError("tls", reason, request_sent=False)
             return TransportError("connect", reason, request_sent=False)
     if isinstance(exc, exceptions.SSLError) or any(isinstance(cause, ssl.SSLError) for cause in causes):
         if connecting:

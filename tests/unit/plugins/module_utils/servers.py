@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 from typing import Any
 
 # Script steps besides raw answers: CLOSE and HANG act on the next request, DROP right after an answer.
@@ -178,29 +179,30 @@ class Server:
 
 class HandshakeBreaker(Server):
     """Accepts TCP connections and closes them at once, as an overloaded gateway (or a full file table) does:
-    every one, or only the first `breaks`, serving the later ones (with tls) from the script of answers."""
+    every one, or those whose number (1 for the first) is in `breaks`, serving the others (with tls) from the
+    script of answers."""
 
     def __init__(
         self,
         garbage: bytes = b"",
-        breaks: int | None = None,
+        breaks: Collection[int] | None = None,
         answers: tuple[Any, ...] = (),
         tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(*answers, tls=tls)
         self.garbage = garbage
         self.breaks = breaks
-        self.broken = 0
+        self.handled = 0
 
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
     def _handle(self, conn: socket.socket) -> None:
-        if self.breaks is not None and self.broken >= self.breaks:
+        self.handled += 1  # the tests' connections come one after another
+        if self.breaks is not None and self.handled not in self.breaks:
             super()._handle(conn)
             return
-        self.broken += 1
         try:
             if self.garbage:
                 conn.sendall(self.garbage)

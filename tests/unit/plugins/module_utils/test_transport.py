@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 
 import pytest
@@ -230,7 +231,7 @@ def test_a_handshake_broken_off_every_time_is_tried_within_the_connect_budget(ce
 def test_a_handshake_an_overloaded_gateway_broke_off_is_tried_again_and_the_request_sent_once(certs, method):
     """A gateway whose accept queue is full resets new connections; the request then goes on a later one."""
     with HandshakeBreaker(
-        breaks=transport.CONNECT_RETRIES, answers=(reply(ENVELOPE),), tls=certs["good"]
+        breaks=range(1, transport.CONNECT_RETRIES + 1), answers=(reply(ENVELOPE),), tls=certs["good"]
     ) as server:
         answer = transport.Transport(route(server.url, ca_path=certs["ca"]), 4).request(
             method, "/agentgateway/resource/x", {}, body=b"{}" if method == "PUT" else None, timeout=2.0
@@ -238,6 +239,45 @@ def test_a_handshake_an_overloaded_gateway_broke_off_is_tried_again_and_the_requ
     assert answer.status == 200
     assert server.accepted == transport.CONNECT_RETRIES + 1
     assert [request[0] for request in server.requests] == [f"{method} /agentgateway/resource/x HTTP/1.1"]
+
+
+class _HandBack(logging.Handler):
+    """At urllib3's "Retrying" (after an attempt that failed), puts a kept-alive connection back in the pool, as
+    another batch thread sharing the pool may do at that moment: the next attempt takes it."""
+
+    def __init__(self, pool, connection):
+        super().__init__()
+        self.pool, self.connection = pool, connection
+
+    def emit(self, record):
+        if self.connection is not None and "Retrying" in record.getMessage():
+            self.pool._put_conn(self.connection)
+            self.connection = None
+
+
+def test_a_request_sent_on_a_kept_connection_after_a_broken_handshake_is_not_sent_again(certs):
+    """Attempt 1 opens a connection whose handshake is broken off (retried: nothing was sent); attempt 2 takes a
+    kept-alive connection from the pool, sends the PUT, and the gateway closes without an answer. That PUT may
+    have been acted on: not sent again."""
+    with HandshakeBreaker(
+        breaks=(2,), answers=(reply(ENVELOPE), CLOSE, reply(ENVELOPE)), tls=certs["good"]
+    ) as server:
+        pooled = transport.Transport(route(server.url, ca_path=certs["ca"]), 4)
+        logger = logging.getLogger("urllib3.connectionpool")
+        try:
+            pooled.request("GET", "/agentgateway/resource/first", {}, timeout=2.0)
+            adapter = pooled.session.get_adapter(server.url)
+            pool = next(adapter.poolmanager.pools[key] for key in adapter.poolmanager.pools.keys())  # noqa: SIM118 (no iteration)
+            kept = pool._get_conn()  # out of the pool: attempt 1 must open a new connection
+            handler = _HandBack(pool, kept)
+            logger.addHandler(handler)
+            problem = failure(pooled.request, "PUT", "/agentgateway/resource/second", {}, b"{}", timeout=2.0)
+        finally:
+            logger.removeHandler(handler)
+            pooled.close()
+    assert handler.connection is None  # the kept connection was handed back and taken
+    assert (problem.kind, problem.request_sent) == ("broken", True)
+    assert [request[0].split()[1] for request in server.requests].count("/agentgateway/resource/second") == 1
 
 
 def test_the_keepers_transport_makes_one_connection_attempt_and_says_no_more():
