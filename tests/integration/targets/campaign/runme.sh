@@ -24,7 +24,7 @@
 # check_campaign.py checks the simulator's own record (its admin API) and parses both reports of every run.
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
-ansible-playbook ../setup_simulator/check.yml -e "@../../integration_config.yml"
+ansible-playbook ../setup_simulator/check.yml
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
 export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml

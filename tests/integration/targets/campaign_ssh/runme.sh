@@ -17,7 +17,7 @@
 # processes and the sshd are removed at the end, whatever happened.
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
-ansible-playbook ../setup_simulator/check.yml -e "@../../integration_config.yml"
+ansible-playbook ../setup_simulator/check.yml
 export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml
 GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")

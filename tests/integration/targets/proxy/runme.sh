@@ -3,7 +3,7 @@
 # keeping the proxy of the task that kept the agent. The proxy is files/connect_proxy.py on 127.0.0.1.
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
-ansible-playbook ../setup_simulator/check.yml -e "@../../integration_config.yml"
+ansible-playbook ../setup_simulator/check.yml
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
 export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 work=$(mktemp -d)

@@ -3,7 +3,7 @@
 # relative to its own directory: paths reach the keeper absolute, and one bad keep request would not stop it.
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
-ansible-playbook ../setup_simulator/check.yml -e "@../../integration_config.yml"
+ansible-playbook ../setup_simulator/check.yml
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
 export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml

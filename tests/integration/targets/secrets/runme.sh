@@ -4,7 +4,7 @@
 # under ANSIBLE_DEBUG: ansible-core's own debug line prints the arguments of every module it ships.
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
-ansible-playbook ../setup_simulator/check.yml -e "@../../integration_config.yml"
+ansible-playbook ../setup_simulator/check.yml
 # Temporary files in the test output directory that ansible-test gives (inside the checkout), not in /tmp.
 export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
 config=../../integration_config.yml
