@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 from _simulator import start_simulator
-from soak import PASSWORD, keeper_rss_mb, limit_open_files, playbook
+from soak import PASSWORD, keeper_memory_failures, keeper_rss_mb, limit_open_files, playbook, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -213,12 +213,8 @@ def main() -> int:
         f"polls/s {best_kept['rate']:.0f} vs {best_bare['rate']:.0f}; keeper RSS {rss or 0:.0f} MB "
         f"(limit {args.max_keeper_mb:g} MB)"
     )
-    if rss is None or rss > args.max_keeper_mb:
-        failures.append(f"keeper RSS {rss} MB, more than {args.max_keeper_mb:g} MB (or unknown)")
-    for failure in failures:
-        print(f"FAILED: {failure}")
-    print("bench-keeper: " + ("passed" if not failures else "failed"))
-    return 1 if failures else 0
+    failures += keeper_memory_failures(rss, args.max_keeper_mb)
+    return verdict("bench-keeper", failures)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,21 @@ def keeper_rss_mb(sessions: Path) -> float | None:
         return None
 
 
+def keeper_memory_failures(rss: float | None, limit_mb: float) -> list[str]:
+    """The failure to report when the keeper's RSS is over limit_mb or could not be read; none otherwise."""
+    if rss is None or rss > limit_mb:
+        return [f"keeper RSS {rss} MB, more than {limit_mb:g} MB (or unknown)"]
+    return []
+
+
+def verdict(name: str, failures: list[str]) -> int:
+    """Print each failure and the benchmark's verdict; the exit status."""
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    print(f"{name}: " + ("passed" if not failures else "failed"))
+    return 1 if failures else 0
+
+
 def limit_open_files(soft: int) -> str:
     """Run the soak (and everything it starts) under the common soft limit; each process may raise its own."""
     current, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -183,8 +198,7 @@ def main() -> int:
                 failures.append(f"agents without one recording per round: {uneven[:10]}")
             if rounds == 0:
                 failures.append("no round ran")
-            if rss is None or rss > args.max_keeper_mb:
-                failures.append(f"keeper RSS {rss} MB, more than {args.max_keeper_mb:g} MB (or unknown)")
+            failures += keeper_memory_failures(rss, args.max_keeper_mb)
         finally:
             if args.keep_log and (sessions / "keeper.log").exists():
                 Path(args.keep_log).write_bytes((sessions / "keeper.log").read_bytes())
@@ -195,10 +209,7 @@ def main() -> int:
                 process.wait(timeout=10)
         if (sessions / "keeper.json").exists():
             failures.append("the session keeper is still running after every agent signed out")
-    for failure in failures:
-        print(f"FAILED: {failure}")
-    print("soak: " + ("passed" if not failures else "failed"))
-    return 1 if failures else 0
+    return verdict("soak", failures)
 
 
 if __name__ == "__main__":
