@@ -224,64 +224,52 @@ def _connected() -> None:
         raise _DeadlinePassed()
 
 
-class _NotingHTTPConnection(HTTPConnection):  # type: ignore[misc,valid-type]
+class _Noting:
+    """What urllib3's HTTP and HTTPS connections do here besides their own work: say when they are connecting,
+    count the attempt, and hand themselves to the exchange's deadline once the request goes out."""
+
     def connect(self) -> None:
         _connecting()
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _mark_connecting(False)
         _connected()
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         _attach(self)
-        return super().request(*args, **kwargs)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _NotingHTTPSConnection(HTTPSConnection):  # type: ignore[misc,valid-type]
-    def connect(self) -> None:
-        _connecting()
-        super().connect()
+class _NotingHTTPConnection(_Noting, HTTPConnection):  # type: ignore[misc,valid-type]
+    pass
+
+
+class _NotingHTTPSConnection(_Noting, HTTPSConnection):  # type: ignore[misc,valid-type]
+    pass
+
+
+class _NotingPool:
+    """urllib3's pools, HTTP and HTTPS: a connection taken for an attempt starts as not connecting (urllib3 takes
+    one for each attempt; a kept-alive one is never connected again, so a failed attempt before it must not leave
+    its mark: a failure on it, request sent, would pass for a handshake broken off, and be sent again); one put
+    back is out of its exchange's deadline (urllib3 puts it back as soon as the answer's last byte is read, before
+    the exchange ends)."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
         _mark_connecting(False)
-        _connected()
+        return connection
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        _attach(self)
-        return super().request(*args, **kwargs)
-
-
-def _taken(connection: Any) -> Any:
-    """A connection taken from the pool for one attempt (urllib3 takes one for each): not connecting until its
-    connect() says so. A kept-alive one is never connected again, so a failed attempt before it must not leave its
-    mark: a failure on it, request sent, would pass for a handshake broken off, and be sent again."""
-    _mark_connecting(False)
-    return connection
+    def _put_conn(self, conn: Any) -> None:
+        _WATCHDOG.finish(getattr(conn, "cc_gateway_exchange", None))
+        super()._put_conn(conn)  # type: ignore[misc]
 
 
-def _returned(connection: Any) -> None:
-    """A connection back in the pool: its exchange is over, so its deadline must not cut it any more (urllib3
-    puts it back as soon as the answer's last byte is read, before the exchange ends)."""
-    _WATCHDOG.finish(getattr(connection, "cc_gateway_exchange", None))
-
-
-class _NotingHTTPConnectionPool(HTTPConnectionPool):  # type: ignore[misc,valid-type]
+class _NotingHTTPConnectionPool(_NotingPool, HTTPConnectionPool):  # type: ignore[misc,valid-type]
     ConnectionCls = _NotingHTTPConnection
 
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _taken(super()._get_conn(timeout))
 
-    def _put_conn(self, conn: Any) -> None:
-        _returned(conn)
-        super()._put_conn(conn)
-
-
-class _NotingHTTPSConnectionPool(HTTPSConnectionPool):  # type: ignore[misc,valid-type]
+class _NotingHTTPSConnectionPool(_NotingPool, HTTPSConnectionPool):  # type: ignore[misc,valid-type]
     ConnectionCls = _NotingHTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _taken(super()._get_conn(timeout))
-
-    def _put_conn(self, conn: Any) -> None:
-        _returned(conn)
-        super()._put_conn(conn)
 
 
 _POOL_CLASSES = {"http": _NotingHTTPConnectionPool, "https": _NotingHTTPSConnectionPool}
@@ -686,9 +674,7 @@ def _classify_kind(exc: BaseException, route: Route, answered: bool) -> Transpor
         if any(isinstance(cause, NewConnectionError) for cause in causes):
             # Accepted and reset at once (an overloaded gateway, as for a handshake it breaks off): urllib3 says so
             # when the reset comes before it has set the socket's options.
-            if route.base_url.startswith("https") and any(
-                isinstance(c, ConnectionResetError) for c in causes
-            ):
+            if route.base_url.startswith("https") and _handshake_cut_off(exc):
                 return TransportError("tls", reason, request_sent=False)
             return TransportError("connect", reason, request_sent=False)
     if isinstance(exc, exceptions.SSLError) or any(isinstance(cause, ssl.SSLError) for cause in causes):
