@@ -6,6 +6,7 @@ str() is the sentence users see; _results.py turns any of them into a task's res
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes
 
@@ -77,3 +78,24 @@ class StoreError(GatewayError):
 
 class KeeperError(GatewayError):
     """The session keeper cannot be started, stopped or counted on."""
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    """exc and what it wraps: requests and urllib3 keep the original error in args, reason and __context__."""
+    seen: list[BaseException] = []
+    pending: list[Any] = [exc]
+    while pending and len(seen) < 20:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return seen
+
+
+def innermost(exc: BaseException) -> str:
+    found = causes(exc)
+    deepest = found[-1] if found else exc
+    text = str(deepest) or type(deepest).__name__
+    return text if len(text) < 300 else text[:300] + "..."

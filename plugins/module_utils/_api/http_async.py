@@ -14,13 +14,15 @@ import os
 import ssl
 from typing import Any
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import TransportError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import (
+    TransportError,
+    causes,
+    innermost,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync import (
     DEFAULT_HEADERS,
     MAX_BODY,
     Answer,
-    _causes,
-    _innermost,
     requests,
     with_cookies,
 )
@@ -167,15 +169,15 @@ def _connector_class() -> Any:
 
 
 def _classify_async(exc: BaseException) -> TransportError:
-    """What an aiohttp exception means, in the kinds of _classify."""
+    """What an aiohttp exception means, in the kinds of http_failures.classify."""
     import asyncio
 
     import aiohttp
 
-    causes = _causes(exc)
-    reason = _innermost(exc)
+    found = causes(exc)
+    reason = innermost(exc)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError) or any(
-        isinstance(cause, ssl.SSLCertVerificationError) for cause in causes
+        isinstance(cause, ssl.SSLCertVerificationError) for cause in found
     ):
         return TransportError("certificate", reason, request_sent=False)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
@@ -183,9 +185,9 @@ def _classify_async(exc: BaseException) -> TransportError:
     if isinstance(exc, aiohttp.ClientConnectorSSLError):
         return TransportError("tls", reason, request_sent=False)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        if any(isinstance(cause, ConnectionRefusedError) for cause in found):
             return TransportError("refused", reason, request_sent=False)
-        if any(isinstance(cause, (ssl.SSLError, ConnectionResetError)) for cause in causes):
+        if any(isinstance(cause, (ssl.SSLError, ConnectionResetError)) for cause in found):
             return TransportError("tls", reason, request_sent=False)
         return TransportError("connect", reason, request_sent=False)
     if isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())):  # aiohttp 3.10 and later

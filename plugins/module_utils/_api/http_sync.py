@@ -1,10 +1,11 @@
 # Copyright: cec.cc_gateway contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The modules' HTTP transport (requests: a Session with a pooled HTTPAdapter, for the modules and the batch
-threads), each failure classified; a request is said not to have reached the gateway only when it provably did
-not (the connection or its TLS handshake never completed), which is what the at-most-once rule needs.
+threads), each failure classified (http_failures.py); a request is said not to have reached the gateway only
+when it provably did not (the connection or its TLS handshake never completed), which is what the at-most-once
+rule needs.
 
-It imports nothing of Ansible: the keeper imports it too (Answer, the failure classification).
+It imports nothing of Ansible: the keeper imports it too (Answer, cookie headers).
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import TransportError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import TransportError, causes
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route
 
 try:
@@ -30,12 +30,7 @@ try:
     from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import (
-        InsecureRequestWarning,
-        LocationParseError,
-        NewConnectionError,
-        ReadTimeoutError,
-    )
+    from urllib3.exceptions import InsecureRequestWarning
     from urllib3.util.retry import Retry
 
     REQUESTS_IMPORT_ERROR = None
@@ -43,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - reported by the modules through
     requests = None
     HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
     Retry = object
-    NewConnectionError = ReadTimeoutError = InsecureRequestWarning = LocationParseError = None
+    InsecureRequestWarning = None
     REQUESTS_IMPORT_ERROR = exc
 
 # A gateway answer is a few hundred bytes; anything this large is not the gateway speaking.
@@ -105,7 +100,7 @@ def _handshake_cut_off(error: BaseException) -> bool:
     (an overloaded gateway or load balancer, its accept queue full, does that): nothing was sent on it."""
     return bool(getattr(_STAGE, "connecting", False)) and any(
         isinstance(cause, (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError))
-        for cause in _causes(error)
+        for cause in causes(error)
     )
 
 
@@ -540,157 +535,15 @@ def _streamed_body(response: Any, sink: Callable[[bytes], Any], limit: int) -> i
     return size
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    """exc and what it wraps: requests and urllib3 keep the original error in args, reason and __context__."""
-    seen: list[BaseException] = []
-    pending: list[Any] = [exc]
-    while pending and len(seen) < 20:
-        current = pending.pop(0)
-        if not isinstance(current, BaseException) or any(current is known for known in seen):
-            continue
-        seen.append(current)
-        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-    return seen
-
-
-def _bad_tls_file(error: BaseException) -> bool:
-    """An SSLError from loading a CA bundle, certificate or key that is not what it should be (OpenSSL's PEM
-    and X509 errors: no certificate in the file, a key that does not match)."""
-    if not isinstance(error, ssl.SSLError):
-        return False
-    return getattr(error, "library", None) in ("PEM", "X509") or "PEM lib" in str(error)
-
-
-def _innermost(exc: BaseException) -> str:
-    causes = _causes(exc)
-    deepest = causes[-1] if causes else exc
-    text = str(deepest) or type(deepest).__name__
-    return text if len(text) < 300 else text[:300] + "..."
-
-
 def _classify(exc: BaseException, route: Route, answered: bool = False) -> TransportError:
-    """What a requests exception means for the user and for the at-most-once rule."""
-    failure = _classify_kind(exc, route, answered)
-    if not failure.request_sent:
-        failure.attempts = max(1, getattr(_STAGE, "attempts", 1))
-    wrong = _wrong_scheme(failure, exc, route)
-    return wrong or failure
+    """What a requests exception means for the user and for the at-most-once rule (http_failures.py)."""
+    # Loaded on the first failure: a run whose exchanges all succeed never compiles it (the collection loader
+    # compiles every module it loads, on every run).
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_failures import classify
 
-
-# An http:// request to a TLS port: the server closes the connection (or sends a TLS alert, which http.client
-# reads as a status line of garbage); an https:// handshake with a plain HTTP port gets an HTTP answer where a
-# TLS record should be (OpenSSL: wrong version number, packet length too long, record layer failure).
-_TLS_ALERT = re.compile(r"(?:\x15|\\x15)(?:\x03|\\x03)")
-_PLAIN_ANSWER = (
-    "WRONG_VERSION_NUMBER",
-    "wrong version number",
-    "packet length too long",
-    "record layer failure",
-)
-
-
-def _wrong_scheme(failure: TransportError, exc: BaseException, route: Route) -> TransportError | None:
-    """A failure that came of the wrong scheme for the port, said so (and that nothing was acted on)."""
-    parts = urlsplit(route.base_url)
-    if route.proxy or parts.hostname is None:
-        return None
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    text = " ".join(str(cause) for cause in _causes(exc))
-    if (
-        scheme == "https"
-        and failure.kind == "tls"
-        and any(mark in text for mark in _PLAIN_ANSWER)
-        and _speaks_plain_http(parts.hostname, port)
-    ):
-        return TransportError("wrong_scheme", f"port {port} answers plain HTTP, not TLS: use http://", False)
-    closed = (
-        "without response" in text
-        or any(isinstance(cause, ConnectionResetError) for cause in _causes(exc))
-        or _TLS_ALERT.search(text) is not None
-    )
-    if scheme == "http" and failure.kind == "broken" and closed and _speaks_tls(parts.hostname, port):
-        return TransportError(
-            "wrong_scheme", f"port {port} speaks TLS (HTTPS), not plain HTTP: use https://", False
-        )
-    return None
-
-
-def _speaks_plain_http(host: str, port: int, timeout: float = 3.0) -> bool:
-    """Whether host:port answers an HTTP request (a HEAD of /, which changes nothing) without TLS."""
-    address = f"[{host}]" if ":" in host else host
-    try:
-        with requests.Session() as probe:
-            probe.trust_env = False
-            probe.head(f"http://{address}:{port}/", timeout=timeout, allow_redirects=False).close()
-    except requests.exceptions.RequestException:
-        return False
-    return True
-
-
-def _speaks_tls(host: str, port: int, timeout: float = 3.0) -> bool:
-    """Whether host:port completes a TLS handshake (certificate not checked: only the protocol matters)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=host),
-        ):
-            return True
-    except (OSError, ValueError):
-        return False
-
-
-def _classify_kind(exc: BaseException, route: Route, answered: bool) -> TransportError:
-    exceptions = requests.exceptions
-    causes = _causes(exc)
-    connecting = bool(getattr(_STAGE, "connecting", False)) and not answered
-    reason = _innermost(exc)
-    if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in causes):
-        return TransportError("certificate", reason, request_sent=False)
-    if any(_bad_tls_file(cause) for cause in causes):
-        return TransportError("tls_setup", reason, request_sent=False)
-    if isinstance(exc, exceptions.ProxyError):
-        return TransportError("proxy", reason, request_sent=False)
-    if isinstance(exc, exceptions.ConnectTimeout):
-        return TransportError("connect_timeout", reason, request_sent=False)
-    if isinstance(exc, exceptions.ReadTimeout) or any(
-        isinstance(cause, ReadTimeoutError) for cause in causes
-    ):
-        return TransportError("read_timeout", reason, request_sent=True)
-    if any(isinstance(cause, LocationParseError) for cause in causes):
-        # urllib3's check of the host (an empty label, one over 63 characters), made while connecting
-        return TransportError("url", reason, request_sent=False)
-    if isinstance(exc, (exceptions.InvalidURL, exceptions.InvalidHeader, exceptions.InvalidSchema)):
-        return TransportError("url", reason, request_sent=False)
-    if isinstance(exc, exceptions.MissingSchema):
-        return TransportError("url", reason, request_sent=False)
-    if isinstance(exc, exceptions.ConnectionError) and not answered:
-        if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-            return TransportError("refused", reason, request_sent=False)
-        if any(isinstance(cause, NewConnectionError) for cause in causes):
-            # Accepted and reset at once (an overloaded gateway, as for a handshake it breaks off): urllib3 says so
-            # when the reset comes before it has set the socket's options.
-            if route.base_url.startswith("https") and _handshake_cut_off(exc):
-                return TransportError("tls", reason, request_sent=False)
-            return TransportError("connect", reason, request_sent=False)
-    if isinstance(exc, exceptions.SSLError) or any(isinstance(cause, ssl.SSLError) for cause in causes):
-        if connecting:
-            return TransportError("tls", reason, request_sent=False)
-        return TransportError("broken", reason, request_sent=True)
-    if isinstance(exc, (exceptions.ConnectionError, exceptions.ChunkedEncodingError)):
-        if connecting:
-            return TransportError("tls" if route.base_url.startswith("https") else "connect", reason, False)
-        return TransportError("broken", reason, request_sent=True)
-    if isinstance(exc, exceptions.ContentDecodingError):
-        return TransportError("broken", reason, request_sent=True)
-    if isinstance(exc, OSError) and not answered:
-        # requests checks the CA bundle and client certificate files before connecting.
-        return TransportError("tls_setup", reason, request_sent=False)
-    raise exc
+    connecting = bool(getattr(_STAGE, "connecting", False))
+    attempts = max(1, getattr(_STAGE, "attempts", 1))
+    return classify(exc, route, answered, connecting, _handshake_cut_off(exc), attempts)
 
 
 _TRANSPORTS: dict[Route, Transport] = {}
