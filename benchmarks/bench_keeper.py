@@ -29,7 +29,15 @@ from pathlib import Path
 
 import requests
 from _simulator import start_simulator
-from soak import PASSWORD, keeper_memory_failures, keeper_rss_mb, limit_open_files, playbook, verdict
+from soak import (
+    PASSWORD,
+    keeper_memory_failures,
+    keeper_rss_mb,
+    limit_open_files,
+    playbook,
+    sign_out_and_stop,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -191,13 +199,7 @@ def main() -> int:
                 failures.append(f"{len(lost)} kept agents signed out meanwhile: {lost[:10]}")
             rss = keeper_rss_mb(sessions)
         finally:
-            try:
-                playbook(work, "sign out", "cc_gateway_session", "state: absent", variables)
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
-        if (sessions / "keeper.json").exists():
-            failures.append("the session keeper is still running after every agent signed out")
+            failures += sign_out_and_stop(work, variables, process, sessions, wait=30)
 
     print(f"\n{'turn':<28} {'polls':>8} {'polls/s':>8} {'CPU s':>7} {'ms/poll':>9} {'RSS MB':>7}")
     print("-" * 72)

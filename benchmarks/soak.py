@@ -110,6 +110,20 @@ def verdict(name: str, failures: list[str]) -> int:
     return 1 if failures else 0
 
 
+def sign_out_and_stop(
+    work: Path, variables: dict, sim: subprocess.Popen[bytes], sessions: Path, wait: float
+) -> list[str]:
+    """Sign every agent out, stop the simulator (waiting at most wait seconds), and report a keeper left running."""
+    try:
+        playbook(work, "sign out", "cc_gateway_session", "state: absent", variables)
+    finally:
+        sim.terminate()
+        sim.wait(timeout=wait)
+    if (sessions / "keeper.json").exists():
+        return ["the session keeper is still running after every agent signed out"]
+    return []
+
+
 def limit_open_files(soft: int) -> str:
     """Run the soak (and everything it starts) under the common soft limit; each process may raise its own."""
     current, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -202,13 +216,7 @@ def main() -> int:
         finally:
             if args.keep_log and (sessions / "keeper.log").exists():
                 Path(args.keep_log).write_bytes((sessions / "keeper.log").read_bytes())
-            try:
-                playbook(work, "sign out", "cc_gateway_session", "state: absent", variables)
-            finally:
-                process.terminate()
-                process.wait(timeout=10)
-        if (sessions / "keeper.json").exists():
-            failures.append("the session keeper is still running after every agent signed out")
+            failures += sign_out_and_stop(work, variables, process, sessions, wait=10)
     return verdict("soak", failures)
 
 
