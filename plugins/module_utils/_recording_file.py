@@ -20,10 +20,14 @@ from typing import Any, Callable
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes, schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
-    DownloadedFile,
     GatewayError,
     RetcodeError,
     TransportError,
+)
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.download import (
+    DownloadedFile,
+    download_recording,
+    recording_file_target,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, Credentials
@@ -367,11 +371,12 @@ class RecordingFileManager:
         if signed_in_now:
             session.sign_in(request.credentials)
             session.signed_in_again = bool(session.lost_reason)
-        self.request_sent = client.recording_file_target(
-            request.file_name or "", request.filetype, request.location_id
+        self.request_sent = recording_file_target(
+            client, request.file_name or "", request.filetype, request.location_id
         )
         return session.send(
-            lambda: client.download_recording(
+            lambda: download_recording(
+                client,
                 request.file_name or "",
                 request.filetype,
                 request.location_id,

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import quote, urlencode
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import (
     http_sync,
@@ -35,12 +33,6 @@ GUID_PREFIX = "JSESSIONID="
 # How much longer than timeout an event poll may take: the gateway holds polls that have no event for about
 # 10 s (AGENT_POLL_WAIT_TIMES x AGENT_POLL_WAIT_INTERVAL).
 EVENT_POLL_HOLD = 15.0
-# A recording download answers with the file (application/octet-stream, section 13.1 of the API reference; audio/*
-# is taken as a file too) or with the JSON envelope of a failure.
-FILE_MEDIA_TYPES = ("application/octet-stream",)
-DOWNLOAD_ACCEPT = "application/octet-stream, application/json"
-# A file answer no longer than this whose bytes are a JSON envelope is the gateway's failure, mislabelled.
-ENVELOPE_SNIFF = 64 * 1024
 
 __all__ = ["REQUESTS_IMPORT_ERROR", "GatewayError", "ResponseShapeError", "RetcodeError", "TransportError"]
 
@@ -102,54 +94,6 @@ def guid_from_header(value: str) -> str:
     if value.startswith(GUID_PREFIX):
         value = value[len(GUID_PREFIX) :]
     return value.split(";", 1)[0].strip()
-
-
-def is_file_type(content_type: str | None) -> bool:
-    """Whether a Content-Type names a file's bytes (not a JSON envelope)."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media in FILE_MEDIA_TYPES or media.startswith("audio/")
-
-
-@dataclass(frozen=True)
-class DownloadedFile:
-    """What a download handed to its writer: the byte count, their SHA-256 and the answer's Content-Type."""
-
-    size: int
-    sha256: str
-    content_type: str
-
-
-class _FileCapture:
-    """Between the transport and the caller's writer: counts and hashes the bytes, keeps the first of them."""
-
-    def __init__(self, open_writer: Callable[[], Callable[[bytes], Any]]) -> None:
-        self.open_writer = open_writer
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.head = bytearray()
-
-    def start(self) -> Callable[[bytes], None]:
-        write = self.open_writer()
-
-        def take(piece: bytes) -> None:
-            if len(self.head) < ENVELOPE_SNIFF:
-                self.head += piece[: ENVELOPE_SNIFF - len(self.head)]
-            self.digest.update(piece)
-            self.size += len(piece)
-            write(piece)
-
-        return take
-
-    def is_envelope(self) -> bool:
-        """Whether all the bytes were a JSON object with a retcode (the shape of the gateway's envelope)."""
-        if self.size > ENVELOPE_SNIFF:
-            return False
-        try:
-            text = bytes(self.head).decode("utf-8-sig").strip()
-            document = json.loads(text) if text.startswith("{") else None
-        except (ValueError, RecursionError):
-            return False
-        return isinstance(document, dict) and "retcode" in document
 
 
 def describe_failure(
@@ -249,10 +193,10 @@ class GatewayClient:
 
     # -- transport
 
-    def _describe_target(self, method: str, path: str) -> str:
+    def describe_target(self, method: str, path: str) -> str:
         return f"{method} {self.settings.base_url}{path}"
 
-    def _headers(self, authenticated: bool) -> dict[str, str]:
+    def request_headers(self, authenticated: bool) -> dict[str, str]:
         headers = {"Content-Type": JSON_CONTENT_TYPE}
         if authenticated:
             headers["Guid"] = self.guid or ""
@@ -262,7 +206,7 @@ class GatewayClient:
         message = describe_failure(
             exc,
             self.settings.gateway_url,
-            self._describe_target(method, path),
+            self.describe_target(method, path),
             self.route,
             self.settings.timeout,
         )
@@ -271,7 +215,7 @@ class GatewayClient:
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None, authenticated: bool, hold: float = 0.0
     ) -> http_sync.Answer:
-        headers = self._headers(authenticated)
+        headers = self.request_headers(authenticated)
         timeout = self.settings.timeout
         try:
             return self.transport.request(
@@ -296,19 +240,21 @@ class GatewayClient:
     ) -> dict[str, Any]:
         """Send one request; return the parsed envelope of a retcode-0 answer, raise GatewayError otherwise."""
         answer = self._send(method, path, body, authenticated, hold)
-        return self._envelope(answer, method, path, operation)
+        return self.read_envelope(answer, method, path, operation)
 
-    def _take_session(self, answer: http_sync.Answer) -> None:
+    def take_session(self, answer: http_sync.Answer) -> None:
         """The load balancer's cookies and a rotated GUID, from any answer."""
         self.cookies.update(answer.cookies)
         set_guid = answer.headers.get("Set-GUID")
         if set_guid:
             self.guid = guid_from_header(set_guid)
 
-    def _envelope(self, answer: http_sync.Answer, method: str, path: str, operation: str) -> dict[str, Any]:
+    def read_envelope(
+        self, answer: http_sync.Answer, method: str, path: str, operation: str
+    ) -> dict[str, Any]:
         """What an answer means: the envelope of a retcode-0 answer; GUID and cookies taken from any answer."""
-        target = self._describe_target(method, path)
-        self._take_session(answer)
+        target = self.describe_target(method, path)
+        self.take_session(answer)
         if answer.status != 200:
             raise TransportError(
                 "http_status",
@@ -403,101 +349,6 @@ class GatewayClient:
     def stop_playback(self) -> None:
         self.call("DELETE", f"recordplay/{self.agent_id}/stopplay", "stop_playback")
 
-    def recording_file_path(self, record_id: str, filetype: int, location_id: int | None) -> str:
-        """GET recordfile/{agentid}?recordId=..&filetype=..&locationId=.. (locationId only when given)."""
-        query = {"recordId": record_id, "filetype": str(filetype)}
-        if location_id is not None:
-            query["locationId"] = str(location_id)
-        return f"recordfile/{self.agent_id}?{urlencode(query, quote_via=quote)}"
-
-    def recording_file_target(self, record_id: str, filetype: int, location_id: int | None) -> str:
-        """The download request as messages show it (method and URL)."""
-        return self._describe_target("GET", self.recording_file_path(record_id, filetype, location_id))
-
-    def download_recording(
-        self,
-        record_id: str,
-        filetype: int,
-        location_id: int | None,
-        open_writer: Callable[[], Callable[[bytes], Any]],
-        max_size: int,
-        overall: float,
-    ) -> DownloadedFile:
-        """Download a recording file (GET recordfile/{agentid}); its bytes go, piece by piece, to the writer that
-        open_writer() returns, which is called only when the answer is the file.
-
-        The answer is the file when its status is 200 and its Content-Type a file's, and its bytes are not a
-        JSON envelope; anything else is read as the JSON envelope it should be (at most 1 MiB), and raises: a
-        non-zero retcode RetcodeError, anything else ResponseShapeError or TransportError. A file of more than
-        max_size bytes raises TransportError (kind file_too_large) as soon as that is known; timeout bounds each
-        read, overall the whole answer. The caller discards what its writer got whenever this raises.
-        """
-        path = self.recording_file_path(record_id, filetype, location_id)
-        target = self._describe_target("GET", path)
-        capture = _FileCapture(open_writer)
-
-        def sink_for(head: http_sync.Answer) -> Callable[[bytes], None] | None:
-            self._take_session(head)
-            if head.status == 200 and is_file_type(head.headers.get("Content-Type")):
-                return capture.start()
-            return None
-
-        headers = dict(self._headers(authenticated=True), Accept=DOWNLOAD_ACCEPT)
-        timeout = self.settings.timeout
-        try:
-            answer = self.transport.stream(
-                "GET",
-                API_ROOT + path,
-                headers,
-                sink_for,
-                max_size,
-                cookies=self.cookies,
-                timeout=timeout,
-                overall=overall,
-            )
-        except TransportError as exc:
-            raise self._download_failure(exc, target, max_size, overall) from None
-        content_type = answer.headers.get("Content-Type") or ""
-        if answer.streamed is None or capture.is_envelope():
-            if answer.streamed is not None:
-                answer.body = bytes(capture.head)  # a failure's envelope labelled as a file
-            try:
-                self._envelope(answer, "GET", path, "download_recording")
-            except TransportError as exc:
-                if exc.kind not in ("not_json", "not_utf8"):
-                    raise
-                raise exc.described(
-                    f"The answer to {target} is neither the recording (its Content-Type is "
-                    f"{content_type or 'missing'}, not application/octet-stream) nor the gateway's JSON envelope: "
-                    f"{exc.reason}."
-                ) from None
-            raise ResponseShapeError(
-                f"The answer to {target} is a JSON envelope with retcode 0 (Content-Type {content_type or 'none'}), "
-                "not the recording's bytes."
-            )
-        return DownloadedFile(capture.size, capture.digest.hexdigest(), content_type)
-
-    def _download_failure(
-        self, exc: TransportError, target: str, max_size: int, overall: float
-    ) -> TransportError:
-        timeout = self.settings.timeout
-        if exc.kind == "file_too_large":
-            return exc.described(
-                f"The recording that {target} answers with is larger than max_size={max_size} bytes ({exc.reason}); "
-                "reading stopped there. Raise max_size if a file of that size is expected."
-            )
-        if exc.kind == "read_timeout":
-            return exc.described(
-                f"The download {target} did not finish: {exc.reason} (timeout={timeout:g} s bounds each read, "
-                f"download_timeout={overall:g} s the whole download). A re-run downloads the file again from its start."
-            )
-        if exc.kind == "broken":
-            return exc.described(
-                f"The connection for {target} broke before the whole answer arrived ({exc.reason}). A re-run "
-                "downloads the file again from its start."
-            )
-        return exc.described(describe_failure(exc, self.settings.gateway_url, target, self.route, timeout))
-
     def poll_event(self) -> dict[str, Any] | None:
         """One event poll: the gateway answers at once with an event, or after holding about 10 s with none."""
         envelope = self.call("GET", f"agentevent/{self.agent_id}", "poll_events", hold=EVENT_POLL_HOLD)
@@ -517,13 +368,13 @@ class GatewayClient:
             answer = await keeper_transport.request(
                 method,
                 API_ROOT + path,
-                self._headers(authenticated=True),
+                self.request_headers(authenticated=True),
                 cookies=self.cookies,
                 timeout=(timeout, timeout + hold),
             )
         except TransportError as exc:
             raise self._failure(exc, method, path) from None
-        return self._envelope(answer, method, path, operation)
+        return self.read_envelope(answer, method, path, operation)
 
     async def poll_event_async(self, keeper_transport: http_async.AsyncTransport) -> dict[str, Any] | None:
         """poll_event through the keeper's asynchronous transport."""
