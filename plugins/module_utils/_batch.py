@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayClient, check_sign_in
@@ -23,11 +23,13 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._results import (
     outcome_of,
     scrub_result,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession
-from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, keeper_process
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
 
 # A batch entry without its own password uses the task's; the other per-agent values belong to one agent.
 INHERITED_KEYS = ("password",)
@@ -206,16 +208,27 @@ class AgentTask:
         self.check_mode = check_mode
         self.diff = diff
         self.store = SessionStore(self.options.session_dir)
-        self.keeper = KeeperProcess(self.store)
+        self._keeper: KeeperProcess | None = None
+        self._keeper_lock = threading.Lock()
         self.task_warnings: list[str] = []
         self.pool_size = min(max(1, self.options.max_concurrency), schemas.MAX_CONCURRENCY)
+
+    @property
+    def keeper(self) -> KeeperProcess:
+        """The store's keeper process, one for the task and its agents' threads, made when first needed."""
+        with self._keeper_lock:
+            if self._keeper is None:
+                self._keeper = keeper_process(self.store)
+            return self._keeper
 
     def _one(self, request: Any) -> dict[str, Any]:
         """One agent's result; its failure is its own, never the whole batch's."""
 
         def ensure() -> dict[str, Any]:
             client = GatewayClient(self.options.connection, request.agent_id, pool_size=self.pool_size)
-            session = AgentSession(client, self.store, self.options.gateway_url, self.check_mode, self.keeper)
+            session = AgentSession(
+                client, self.store, self.options.gateway_url, self.check_mode, lambda: self.keeper
+            )
             return self.manager(session).ensure(request)
 
         return outcome_of(ensure, agent_id=request.agent_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
@@ -16,7 +16,6 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import 
     GatewayError,
     RetcodeError,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_protocol import (
     DEFAULT_LEASE,
     REPORT_READ_INTERVAL,
@@ -25,6 +24,9 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_proto
     wait_until,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import SessionStore
+
+if TYPE_CHECKING:
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
 
 EMPTY_POLL_PAUSE = 0.5
 # How long a request refused for a stale GUID waits for the keeper to learn the gateway's newer one.
@@ -45,6 +47,14 @@ class Credentials:
     @property
     def usable(self) -> bool:
         return self.password is not None and bool(self.phone_number)
+
+
+def keeper_process(store: SessionStore) -> KeeperProcess:
+    """The store's keeper as a process. Its module is loaded here, when a task first needs it: a task whose agents
+    nobody keeps does not compile it (the collection loader compiles every module it loads, on every run)."""
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
+
+    return KeeperProcess(store)
 
 
 def keeper_gone(keeper: KeeperProcess) -> str | None:
@@ -69,15 +79,17 @@ class AgentSession:
         store: SessionStore,
         gateway_url: str,
         check_mode: bool,
-        keeper: KeeperProcess | None = None,
+        keeper: Callable[[], KeeperProcess] | None = None,
     ) -> None:
+        """keeper: the task's keeper (so that a replacement it made is seen), asked for when first needed."""
         self.client = client
         self.store = store
         self.mailbox = KeeperMailbox(store)
         self.gateway_url = gateway_url
         self.check_mode = check_mode
         self.agent_id = client.agent_id
-        self.keeper = keeper or KeeperProcess(store)
+        self._keeper_of = keeper or (lambda: keeper_process(store))
+        self._keeper: KeeperProcess | None = None
         self.data: dict[str, Any] = {}
         self._saved: dict[str, Any] = {}
         self.kept: Any = None  # the KeeperReport that vouches for the session, when the keeper keeps it live
@@ -90,6 +102,12 @@ class AgentSession:
         self.lease: float | None = None
         self.signed_in_again = False
         self.warnings: list[str] = []
+
+    @property
+    def keeper(self) -> KeeperProcess:
+        if self._keeper is None:
+            self._keeper = self._keeper_of()
+        return self._keeper
 
     @property
     def guid(self) -> str | None:
