@@ -23,7 +23,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._results import (
     outcome_of,
     scrub_result,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, keeper_process
+from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, keeper_for
 from ansible_collections.cec.cc_gateway.plugins.module_utils._state.store import (
     SessionStore,
 )
@@ -218,7 +218,7 @@ class AgentTask:
         """The store's keeper process, one for the task and its agents' threads, made when first needed."""
         with self._keeper_lock:
             if self._keeper is None:
-                self._keeper = keeper_process(self.store)
+                self._keeper = keeper_for(self.store)
             return self._keeper
 
     def _one(self, request: Any) -> dict[str, Any]:
@@ -227,7 +227,7 @@ class AgentTask:
         def ensure() -> dict[str, Any]:
             client = GatewayClient(self.options.connection, request.agent_id, pool_size=self.pool_size)
             session = AgentSession(
-                client, self.store, self.options.gateway_url, self.check_mode, lambda: self.keeper
+                client, self.store, self.options.gateway_url, self.check_mode, keeper_of=lambda: self.keeper
             )
             return self.manager(session).ensure(request)
 

@@ -49,7 +49,7 @@ class Credentials:
         return self.password is not None and bool(self.phone_number)
 
 
-def keeper_process(store: SessionStore) -> KeeperProcess:
+def keeper_for(store: SessionStore) -> KeeperProcess:
     """The store's keeper as a process. Its module is loaded here, when a task first needs it: a task whose agents
     nobody keeps does not compile it (the collection loader compiles every module it loads, on every run)."""
     from ansible_collections.cec.cc_gateway.plugins.module_utils._state.keeper_process import KeeperProcess
@@ -79,16 +79,16 @@ class AgentSession:
         store: SessionStore,
         gateway_url: str,
         check_mode: bool,
-        keeper: Callable[[], KeeperProcess] | None = None,
+        keeper_of: Callable[[], KeeperProcess] | None = None,
     ) -> None:
-        """keeper: the task's keeper (so that a replacement it made is seen), asked for when first needed."""
+        """keeper_of: returns the task's keeper (so that a replacement it made is seen); asked when first needed."""
         self.client = client
         self.store = store
         self.mailbox = KeeperMailbox(store)
         self.gateway_url = gateway_url
         self.check_mode = check_mode
         self.agent_id = client.agent_id
-        self._keeper_of = keeper or (lambda: keeper_process(store))
+        self._keeper_of = keeper_of or (lambda: keeper_for(store))
         self._keeper: KeeperProcess | None = None
         self.data: dict[str, Any] = {}
         self._saved: dict[str, Any] = {}

@@ -194,9 +194,11 @@ class GatewayClient:
     # -- transport
 
     def describe_target(self, method: str, path: str) -> str:
+        """A request as messages show it: its method and whole URL."""
         return f"{method} {self.settings.base_url}{path}"
 
     def request_headers(self, authenticated: bool) -> dict[str, str]:
+        """The headers of a request; an authenticated one carries the agent's GUID."""
         headers = {"Content-Type": JSON_CONTENT_TYPE}
         if authenticated:
             headers["Guid"] = self.guid or ""

@@ -34,7 +34,7 @@ def _bad_tls_file(error: BaseException) -> bool:
 
 
 def classify(
-    exc: BaseException, route: Route, answered: bool, connecting: bool, cut_off: bool, attempts: int
+    exc: BaseException, route: Route, *, answered: bool, connecting: bool, cut_off: bool, attempts: int
 ) -> TransportError:
     """What a requests exception means for the user and for the at-most-once rule.
 

@@ -541,9 +541,14 @@ def _classify(exc: BaseException, route: Route, answered: bool = False) -> Trans
     # compiles every module it loads, on every run).
     from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_failures import classify
 
-    connecting = bool(getattr(_STAGE, "connecting", False))
-    attempts = max(1, getattr(_STAGE, "attempts", 1))
-    return classify(exc, route, answered, connecting, _handshake_cut_off(exc), attempts)
+    return classify(
+        exc,
+        route,
+        answered=answered,
+        connecting=bool(getattr(_STAGE, "connecting", False)),
+        cut_off=_handshake_cut_off(exc),
+        attempts=max(1, getattr(_STAGE, "attempts", 1)),
+    )
 
 
 _TRANSPORTS: dict[Route, Transport] = {}
