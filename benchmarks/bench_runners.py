@@ -15,12 +15,15 @@ size:
 
 Every run is checked against the simulator's own record (one recording per agent, stopped, every agent signed
 in once and out) and the role's JSON report (every agent passed). Bounded: each run is killed after
---timeout seconds. Run it with `make bench-runners` (Linux: it reads /proc).
+--timeout seconds. With --baseline, another build of the collection (an earlier commit's `.work`) runs each size
+right after this build, against the same simulator, and the figures of both and their ratios are printed side by
+side. Run it with `make bench-runners` (Linux: it reads /proc).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -145,7 +148,9 @@ def run_size(
     agents: int,
     runners: int,
     work: Path,
+    collections: str | None = None,
 ) -> dict:
+    """One run of the campaign playbook with the build whose collections path is collections (None: this one)."""
     ids = list(range(FIRST_AGENT, FIRST_AGENT + agents))
     admin.post(
         f"{url}/_sim/reset",
@@ -177,7 +182,7 @@ def run_size(
     (work / "vars.json").write_text(json.dumps(variables))
     env = {
         **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": os.environ.get("BENCH_COLLECTIONS", str(ROOT / ".work")),
+        "ANSIBLE_COLLECTIONS_PATH": collections or os.environ.get("BENCH_COLLECTIONS", str(ROOT / ".work")),
         "ANSIBLE_FORKS": str(max(5, runners)),
         "ANSIBLE_NOCOLOR": "1",
     }
@@ -269,6 +274,31 @@ def run_size(
     }
 
 
+RATIOS = {
+    "time outside the hold": lambda result, hold: result["wall"] - hold,
+    "controller CPU": lambda result, hold: result["controller_cpu"],
+    "keepers' CPU": lambda result, hold: result["keeper_cpu"],
+    "largest keeper's RSS": lambda result, hold: result["keeper_peak_mb"],
+}
+
+
+def print_ratios(results: list[dict], hold: float) -> None:
+    """This build's figures over the baseline's, per size (below 1.00x: this build takes less)."""
+    print("\nThis build / baseline, per size:")
+    by_size = {(result["agents"], result["runners"], result["build"]): result for result in results}
+    for agents, runners, build in by_size:
+        baseline = by_size.get((agents, runners, "baseline"))
+        if build != "this build" or baseline is None:
+            continue
+        mine = by_size[(agents, runners, build)]
+        parts = [
+            f"{name} {figure(mine, hold) / figure(baseline, hold):.2f}x"
+            for name, figure in RATIOS.items()
+            if figure(baseline, hold) > 0
+        ]
+        print(f"{agents:>5}x{runners:<3} " + ", ".join(parts))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -305,6 +335,10 @@ def main() -> int:
     parser.add_argument(
         "--work", help="an empty directory to keep the runs' files in (default: a temporary one)"
     )
+    parser.add_argument(
+        "--baseline",
+        help="the collections path of another build (<clone>/.work) to run each size with too, side by side",
+    )
     args = parser.parse_args()
     sizes = [tuple(int(part) for part in size.split("x")) for size in args.sizes.split(",")]
     most = max(agents for agents, _runners in sizes)
@@ -326,21 +360,26 @@ def main() -> int:
             f"hold {args.hold} s, max_concurrency {args.concurrency}, wait_timeout {args.wait_timeout:g} s, "
             f"{os.cpu_count()} CPUs\n"
         )
+        builds: list[tuple[str, str | None]] = [("this build", None)]
+        if args.baseline:
+            builds.append(("baseline", args.baseline))
+            print(f"baseline: collections from {args.baseline}\n")
         header = (
-            f"{'agents':>6} {'runners':>7} {'/runner':>7} {'wall s':>7} {'w/o hold':>8} "
+            f"{'build':<10} {'agents':>6} {'runners':>7} {'/runner':>7} {'wall s':>7} {'w/o hold':>8} "
             f"{'keeper MB':>9} {'keepers MB':>10} {'keeper CPU s':>12} {'ctl CPU s':>9} {'ctl cores':>9} {'ctl RSS MB':>10} {'sim CPU s':>9}"
         )
         results = []
         try:
             print(header)
             print("-" * len(header))
-            for agents, runners in sizes:
-                run = work / f"run-{agents}x{runners}"
+            for (agents, runners), (build, collections) in itertools.product(sizes, builds):
+                run = work / (f"run-{agents}x{runners}" + ("-baseline" if collections else ""))
                 run.mkdir()
-                result = run_size(args, url, ca, admin, agents, runners, run)
+                result = run_size(args, url, ca, admin, agents, runners, run, collections)
+                result["build"] = build
                 results.append(result)
                 print(
-                    f"{agents:>6} {runners:>7} {result['per_runner']:>7} {result['wall']:>7.1f} "
+                    f"{build:<10} {agents:>6} {runners:>7} {result['per_runner']:>7} {result['wall']:>7.1f} "
                     f"{result['wall'] - args.hold:>8.1f} {result['keeper_peak_mb']:>9.0f} "
                     f"{result['keepers_sum_mb']:>10.0f} {result['keeper_cpu']:>12.1f} {result['controller_cpu']:>9.1f} "
                     f"{result['controller_cpu'] / result['wall']:>9.2f} {result['controller_rss_mb']:>10.0f} {result['sim_cpu']:>9.1f}",
@@ -351,12 +390,14 @@ def main() -> int:
             server.wait(timeout=10)
         print("\nSeconds per step (from the task headers; every runner works at once):")
         steps = list(dict.fromkeys(STEPS.values()))
-        print(f"{'size':>9} " + " ".join(f"{step:>15}" for step in steps))
+        print(f"{'build':<10} {'size':>9} " + " ".join(f"{step:>15}" for step in steps))
         for result in results:
             print(
-                f"{result['agents']:>5}x{result['runners']:<3} "
+                f"{result['build']:<10} {result['agents']:>5}x{result['runners']:<3} "
                 + " ".join(f"{result['steps'].get(step, 0):>15.1f}" for step in steps)
             )
+        if args.baseline:
+            print_ratios(results, args.hold)
         print(
             "\nEvery run: one recording per agent, stopped; every agent signed in once and out; report all passed."
         )
