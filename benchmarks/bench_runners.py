@@ -285,12 +285,12 @@ RATIOS = {
 def print_ratios(results: list[dict], hold: float) -> None:
     """This build's figures over the baseline's, per size (below 1.00x: this build takes less)."""
     print("\nThis build / baseline, per size:")
-    by_size = {(result["agents"], result["runners"], result["build"]): result for result in results}
-    for agents, runners, build in by_size:
-        baseline = by_size.get((agents, runners, "baseline"))
+    by_turn = {(result["turn"], result["build"]): result for result in results}
+    for (turn, build), mine in by_turn.items():
+        baseline = by_turn.get((turn, "baseline"))
         if build != "this build" or baseline is None:
             continue
-        mine = by_size[(agents, runners, build)]
+        agents, runners = mine["agents"], mine["runners"]
         parts = [
             f"{name} {figure(mine, hold) / figure(baseline, hold):.2f}x"
             for name, figure in RATIOS.items()
@@ -372,11 +372,13 @@ def main() -> int:
         try:
             print(header)
             print("-" * len(header))
-            for (agents, runners), (build, collections) in itertools.product(sizes, builds):
-                run = work / (f"run-{agents}x{runners}" + ("-baseline" if collections else ""))
+            for (turn, (agents, runners)), (build, collections) in itertools.product(
+                enumerate(sizes), builds
+            ):
+                run = work / (f"run-{turn + 1}-{agents}x{runners}" + ("-baseline" if collections else ""))
                 run.mkdir()
                 result = run_size(args, url, ca, admin, agents, runners, run, collections)
-                result["build"] = build
+                result["build"], result["turn"] = build, turn
                 results.append(result)
                 print(
                     f"{build:<10} {agents:>6} {runners:>7} {result['per_runner']:>7} {result['wall']:>7.1f} "
