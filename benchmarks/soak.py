@@ -6,7 +6,9 @@ The simulator runs with every gateway interval divided by --speedup (heartbeat 1
 keepalive; then rounds of batch start / batch stop run with cc_gateway_record until the time is up
 (bounded by --max-rounds too). At the end the simulator's own record must show: every agent signed in
 once and still signed in (zero lost sessions), every task id unique, every agent with one recording per
-round. Run it with `make soak`; it prints its figures and exits non-zero if any check fails.
+round. Run it with `make soak`; it prints its figures and exits non-zero if any check fails. With --baseline,
+another build of the collection (an earlier commit's `.work`) soaks the same way after this build, with a
+simulator of its own, and both builds' figures are printed side by side; only this build's checks decide.
 """
 
 from __future__ import annotations
@@ -65,11 +67,15 @@ def simulator(work: Path, first: int, count: int, speedup: float) -> tuple[subpr
     )  # fmt: skip
 
 
-def playbook(work: Path, step: str, module: str, option: str, variables: dict) -> float:
+def playbook(
+    work: Path, step: str, module: str, option: str, variables: dict, collections: str | None = None
+) -> float:
+    """Run one step for every agent with the build whose collections path is collections (None: this one)."""
     path = work / f"{module}.yml"
     path.write_text(PLAY % {"module": module, "option": option})
     (work / "vars.json").write_text(json.dumps({**variables, "step": step}))
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.environ.get("SOAK_COLLECTIONS", str(ROOT / ".work"))}
+    collections = collections or os.environ.get("SOAK_COLLECTIONS", str(ROOT / ".work"))
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": collections}
     started = time.perf_counter()
     with open(work / "ansible.log", "ab") as log:
         done = subprocess.run(
@@ -111,11 +117,16 @@ def verdict(name: str, failures: list[str]) -> int:
 
 
 def sign_out_and_stop(
-    work: Path, variables: dict, sim: subprocess.Popen[bytes], sessions: Path, wait: float
+    work: Path,
+    variables: dict,
+    sim: subprocess.Popen[bytes],
+    sessions: Path,
+    wait: float,
+    collections: str | None = None,
 ) -> list[str]:
     """Sign every agent out, stop the simulator (waiting at most wait seconds), and report a keeper left running."""
     try:
-        playbook(work, "sign out", "cc_gateway_session", "state: absent", variables)
+        playbook(work, "sign out", "cc_gateway_session", "state: absent", variables, collections)
     finally:
         sim.terminate()
         sim.wait(timeout=wait)
@@ -143,11 +154,30 @@ def main() -> int:
     parser.add_argument("--nofile", type=int, default=1024, help="open-file soft limit to run under")
     parser.add_argument("--max-keeper-mb", type=float, default=200.0)
     parser.add_argument("--work", help="where the work directory is made (default: the system's temp)")
-    parser.add_argument("--keep-log", help="copy the keeper's log here at the end")
+    parser.add_argument("--keep-log", help="copy the keeper's log (of this build) here at the end")
+    parser.add_argument(
+        "--baseline", help="the collections path of another build (<clone>/.work) to soak too"
+    )
     args = parser.parse_args()
     print(limit_open_files(args.nofile))
+    figures, failures = soak(args, None)
+    if args.baseline:
+        print(f"\n== baseline: collections from {args.baseline}")
+        baseline, baseline_failures = soak(args, args.baseline)
+        print(f"\n{'figure':<34} {'this build':>12} {'baseline':>12}")
+        for name, value in figures.items():
+            other = baseline.get(name, float("nan"))
+            print(f"{name:<34} {round(value, 1):>12g} {round(other, 1):>12g}")
+        for failure in baseline_failures:
+            print(f"baseline (not counted): {failure}")
+    return verdict("soak", failures)
+
+
+def soak(args: argparse.Namespace, collections: str | None) -> tuple[dict[str, float], list[str]]:
+    """One soak with the build whose collections path is collections (None: this one): its figures, failures."""
     duration = args.simulated_minutes * 60 / args.speedup
     ids = list(range(args.first_agent, args.first_agent + args.agents))
+    figures: dict[str, float] = {}
 
     with tempfile.TemporaryDirectory(prefix="cc-gateway-soak-", dir=args.work) as tmp:
         work = Path(tmp)
@@ -166,14 +196,26 @@ def main() -> int:
         failures = []
         try:
             took = playbook(
-                work, "sign in with keepalive", "cc_gateway_session", "keepalive: true", variables
+                work,
+                "sign in with keepalive",
+                "cc_gateway_session",
+                "keepalive: true",
+                variables,
+                collections,
             )
             print(f"{args.agents} agents signed in and kept in {took:.1f} s")
             started = time.monotonic()
             rounds = 0
+            starts, stops = [], []
             while time.monotonic() - started < duration and rounds < args.max_rounds:
-                start = playbook(work, "start all", "cc_gateway_record", "state: started", variables)
-                stop = playbook(work, "stop all", "cc_gateway_record", "state: stopped", variables)
+                start = playbook(
+                    work, "start all", "cc_gateway_record", "state: started", variables, collections
+                )
+                stop = playbook(
+                    work, "stop all", "cc_gateway_record", "state: stopped", variables, collections
+                )
+                starts.append(start)
+                stops.append(stop)
                 rounds += 1
                 elapsed = time.monotonic() - started
                 print(
@@ -204,6 +246,18 @@ def main() -> int:
             print(
                 f"lost sessions: {len(lost)}; duplicate task ids: {len(duplicates)}; agents off by a round: {len(uneven)}"
             )
+            figures = {
+                "sign in with keepalive, s": took,
+                "start all, s (best round)": min(starts, default=0.0),
+                "stop all, s (best round)": min(stops, default=0.0),
+                "rounds": rounds,
+                "recordings": len(recordings),
+                "GUID rotations followed": rotations,
+                "keeper RSS, MB": rss or 0.0,
+                "lost sessions": len(lost),
+                "duplicate task ids": len(duplicates),
+                "agents off by a round": len(uneven),
+            }
             if lost:
                 failures.append(f"lost sessions: {lost[:10]}")
             if duplicates:
@@ -214,10 +268,12 @@ def main() -> int:
                 failures.append("no round ran")
             failures += keeper_memory_failures(rss, args.max_keeper_mb)
         finally:
-            if args.keep_log and (sessions / "keeper.log").exists():
+            if args.keep_log and collections is None and (sessions / "keeper.log").exists():
                 Path(args.keep_log).write_bytes((sessions / "keeper.log").read_bytes())
-            failures += sign_out_and_stop(work, variables, process, sessions, wait=10)
-    return verdict("soak", failures)
+            failures += sign_out_and_stop(
+                work, variables, process, sessions, wait=10, collections=collections
+            )
+    return figures, failures
 
 
 if __name__ == "__main__":
