@@ -293,10 +293,11 @@ def print_ratios(results: list[dict], hold: float) -> None:
         agents, runners = mine["agents"], mine["runners"]
         parts = [
             f"{name} {figure(mine, hold) / figure(baseline, hold):.2f}x"
-            for name, figure in RATIOS.items()
             if figure(baseline, hold) > 0
+            else f"{name} n/a"
+            for name, figure in RATIOS.items()
         ]
-        print(f"{agents:>5}x{runners:<3} " + ", ".join(parts))
+        print(f"turn {turn + 1}, {agents}x{runners}: " + ", ".join(parts))
 
 
 def main() -> int:
@@ -389,7 +390,11 @@ def main() -> int:
                 )
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=5)
         print("\nSeconds per step (from the task headers; every runner works at once):")
         steps = list(dict.fromkeys(STEPS.values()))
         print(f"{'build':<10} {'size':>9} " + " ".join(f"{step:>15}" for step in steps))

@@ -33,6 +33,8 @@ PASSWORD = "Demo-1234"
 REAL_HEARTBEAT = 120.0
 REAL_GUID_INTERVAL = 60.0
 REAL_GUID_TIMEOUT = 120.0
+# The longest one step (one playbook for every agent) may take before the soak gives up on it.
+STEP_TIMEOUT = 900.0
 
 PLAY = """---
 - name: Soak step
@@ -78,9 +80,18 @@ def playbook(
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": collections}
     started = time.perf_counter()
     with open(work / "ansible.log", "ab") as log:
-        done = subprocess.run(
-            ["ansible-playbook", str(path), "-e", f"@{work / 'vars.json'}"], env=env, stdout=log, stderr=log
-        )
+        try:
+            done = subprocess.run(
+                ["ansible-playbook", str(path), "-e", f"@{work / 'vars.json'}"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                timeout=STEP_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            raise SystemExit(
+                f"{step} did not end within {STEP_TIMEOUT:g} s; see {work / 'ansible.log'}"
+            ) from None
     if done.returncode != 0:
         text = (work / "ansible.log").read_text(errors="replace")
         failed = re.findall(
@@ -124,15 +135,23 @@ def sign_out_and_stop(
     wait: float,
     collections: str | None = None,
 ) -> list[str]:
-    """Sign every agent out, stop the simulator (waiting at most wait seconds), and report a keeper left running."""
+    """Sign every agent out, stop the simulator (killed after wait seconds), and say what went wrong: a failed
+    sign-out is a failure of its own, never raised over the error that may have brought the soak here."""
+    failures = []
     try:
         playbook(work, "sign out", "cc_gateway_session", "state: absent", variables, collections)
+    except SystemExit as exc:
+        failures.append(str(exc))
     finally:
         sim.terminate()
-        sim.wait(timeout=wait)
+        try:
+            sim.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait(timeout=5)
     if (sessions / "keeper.json").exists():
-        return ["the session keeper is still running after every agent signed out"]
-    return []
+        failures.append("the session keeper is still running after every agent signed out")
+    return failures
 
 
 def limit_open_files(soft: int) -> str:
@@ -160,14 +179,24 @@ def main() -> int:
     )
     args = parser.parse_args()
     print(limit_open_files(args.nofile))
+    if args.baseline and not Path(args.baseline, "ansible_collections", "cec", "cc_gateway").is_dir():
+        raise SystemExit(
+            f"--baseline {args.baseline}: no ansible_collections/cec/cc_gateway there (give <clone>/.work)"
+        )
     figures, failures = soak(args, None)
     if args.baseline:
         print(f"\n== baseline: collections from {args.baseline}")
-        baseline, baseline_failures = soak(args, args.baseline)
+        try:
+            baseline, baseline_failures = soak(args, args.baseline)
+        except (
+            SystemExit,
+            Exception,
+        ) as exc:  # the baseline's trouble is reported, never this build's verdict
+            baseline, baseline_failures = {}, [f"the baseline's soak stopped: {exc}"]
         print(f"\n{'figure':<34} {'this build':>12} {'baseline':>12}")
         for name, value in figures.items():
             other = baseline.get(name, float("nan"))
-            print(f"{name:<34} {round(value, 1):>12g} {round(other, 1):>12g}")
+            print(f"{name:<34} {value:>12,.1f} {other:>12,.1f}")
         for failure in baseline_failures:
             print(f"baseline (not counted): {failure}")
     return verdict("soak", failures)
@@ -253,7 +282,7 @@ def soak(args: argparse.Namespace, collections: str | None) -> tuple[dict[str, f
                 "rounds": rounds,
                 "recordings": len(recordings),
                 "GUID rotations followed": rotations,
-                "keeper RSS, MB": rss or 0.0,
+                "keeper RSS, MB": float("nan") if rss is None else rss,
                 "lost sessions": len(lost),
                 "duplicate task ids": len(duplicates),
                 "agents off by a round": len(uneven),
@@ -269,7 +298,10 @@ def soak(args: argparse.Namespace, collections: str | None) -> tuple[dict[str, f
             failures += keeper_memory_failures(rss, args.max_keeper_mb)
         finally:
             if args.keep_log and collections is None and (sessions / "keeper.log").exists():
-                Path(args.keep_log).write_bytes((sessions / "keeper.log").read_bytes())
+                try:
+                    Path(args.keep_log).write_bytes((sessions / "keeper.log").read_bytes())
+                except OSError as exc:
+                    failures.append(f"--keep-log: {exc}")
             failures += sign_out_and_stop(
                 work, variables, process, sessions, wait=10, collections=collections
             )
