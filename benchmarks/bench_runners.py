@@ -130,6 +130,14 @@ def inventory(work: Path, runners: int) -> Path:
     return path
 
 
+def task_times(stamps: list[tuple[float, str]]) -> Counter[str]:
+    """Seconds from each task header to the next, summed by task name (every runner works at once)."""
+    times: Counter[str] = Counter()
+    for (start, header), (end, _next) in zip(stamps, stamps[1:]):
+        times[header.strip().removeprefix("TASK [").split("]", 1)[0]] += end - start
+    return times
+
+
 def step_times(output: str, stamps: list[tuple[float, str]]) -> dict[str, float]:
     """Seconds from each step's task header to the next header."""
     times: Counter[str] = Counter()
@@ -264,6 +272,7 @@ def run_size(
         "per_runner": agents // runners,
         "wall": wall,
         "steps": step_times("".join(lines), stamps),
+        "tasks": task_times(stamps),
         "keeper_peak_mb": max(watch.peak_rss.values(), default=0.0),
         "keepers_sum_mb": watch.sum_rss_peak,
         "keepers": len(watch.peak_rss),
@@ -337,6 +346,12 @@ def main() -> int:
         "--work", help="an empty directory to keep the runs' files in (default: a temporary one)"
     )
     parser.add_argument(
+        "--slowest",
+        type=int,
+        default=0,
+        help="also print the N tasks that took longest, per run (default none)",
+    )
+    parser.add_argument(
         "--baseline",
         help="the collections path of another build (<clone>/.work) to run each size with too, side by side",
     )
@@ -403,6 +418,11 @@ def main() -> int:
                 f"{result['build']:<10} {result['agents']:>5}x{result['runners']:<3} "
                 + " ".join(f"{result['steps'].get(step, 0):>15.1f}" for step in steps)
             )
+        if args.slowest:
+            for result in results:
+                print(f"\nSlowest tasks, {result['build']}, {result['agents']}x{result['runners']}:")
+                for name, seconds in result["tasks"].most_common(args.slowest):
+                    print(f"{seconds:>7.2f} s  {name}")
         if args.baseline:
             print_ratios(results, args.hold)
         print(
