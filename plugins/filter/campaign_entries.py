@@ -4,19 +4,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.cec.cc_gateway.plugins.plugin_utils._filter_input import list_items
 
 
 def campaign_entries(agents: Any, agent_ids: Any, keys: Any) -> list[dict[str, Any]]:
     """The entries of agents whose agent_id is in agent_ids, each with only the given keys, in the order of
     agents: one pass over the campaign, where the same in Jinja (selectattr, dict2items, items2dict) walks every
     agent's every key, for every runner at every step."""
-    campaign = _items(agents, "the agents must be a list of entries")
-    wanted = set(_items(agent_ids, "agent_ids must be a list"))
-    kept = tuple(_items(keys, "keys must be a list"))
+    campaign = list_items(agents, "campaign_entries", "the agents must be a list of entries")
+    wanted = set(list_items(agent_ids, "campaign_entries", "agent_ids must be a list"))
+    kept = tuple(list_items(keys, "campaign_entries", "keys must be a list"))
     entries = []
     for index, agent in enumerate(campaign):
         if not isinstance(agent, Mapping):
@@ -24,13 +25,6 @@ def campaign_entries(agents: Any, agent_ids: Any, keys: Any) -> list[dict[str, A
         if agent.get("agent_id") in wanted:
             entries.append({key: agent[key] for key in kept if key in agent})
     return entries
-
-
-def _items(value: Any, rule: str) -> list[Any]:
-    """value's items; a string, a dictionary or a scalar is refused with the rule it breaks."""
-    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
-        raise AnsibleFilterError(f"campaign_entries: {rule}, not {type(value).__name__}")
-    return list(value)
 
 
 class FilterModule:

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.cec.cc_gateway.plugins.plugin_utils._filter_input import list_items
 
 NO_RESULT = "the task returned no result for this agent"
 BAD = ("failed", "changed", "unchanged")
@@ -29,12 +30,14 @@ def campaign_failures(
         raise AnsibleFilterError(f"campaign_failures: bad must be one of {', '.join(BAD)}, not {bad!r}")
     if extra is not None and not isinstance(extra, Mapping):
         raise AnsibleFilterError(f"campaign_failures: extra must be a dictionary, not {type(extra).__name__}")
-    results = _items(result.get("results") or [], "the result's results must be a list")
+    results = list_items(
+        result.get("results") or [], "campaign_failures", "the result's results must be a list"
+    )
     answered = {item.get("agent_id") for item in results if isinstance(item, Mapping)}
     task_message = result.get("msg", NO_RESULT)
     failures = {
         agent_id: task_message
-        for agent_id in _items(agent_ids, "agent_ids must be a list")
+        for agent_id in list_items(agent_ids, "campaign_failures", "agent_ids must be a list")
         if agent_id not in answered
     }
     for item in results:
@@ -54,13 +57,6 @@ def campaign_failures(
                 failures[item.get("agent_id")] = f"{why}{item.get('message')}"
     failures.update(extra or {})
     return failures
-
-
-def _items(value: Any, rule: str) -> list[Any]:
-    """value's items; a string, a dictionary or a scalar is refused with the rule it breaks."""
-    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
-        raise AnsibleFilterError(f"campaign_failures: {rule}, not {type(value).__name__}")
-    return list(value)
 
 
 class FilterModule:

@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.cec.cc_gateway.plugins.plugin_utils._filter_input import list_items
 
 
 def campaign_rows(
@@ -25,8 +26,8 @@ def campaign_rows(
         raise AnsibleFilterError(
             f"campaign_rows: the input must be a dictionary of runners, not {type(runner_facts).__name__}"
         )
-    runner_list = _items(runners, "runners must be a list")
-    sorted_agents = _items(agents, "agents must be a list of entries")
+    runner_list = list_items(runners, "campaign_rows", "runners must be a list")
+    sorted_agents = list_items(agents, "campaign_rows", "agents must be a list of entries")
     rows: list[dict[str, Any]] = []
     for runner in runner_list:
         if runner in runner_facts:
@@ -166,13 +167,6 @@ def _iso_ms(milliseconds: Any) -> str:
     """A gateway time in milliseconds since the epoch, as ISO 8601 UTC with milliseconds."""
     value = int(milliseconds)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value // 1000)) + f".{value % 1000:03d}Z"
-
-
-def _items(value: Any, rule: str) -> list[Any]:
-    """value's items; a string, a dictionary or a scalar is refused with the rule it breaks."""
-    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
-        raise AnsibleFilterError(f"campaign_rows: {rule}, not {type(value).__name__}")
-    return list(value)
 
 
 class FilterModule:
