@@ -19,8 +19,8 @@ def campaign_failures(
 ) -> dict[Any, Any]:
     """The agents of agent_ids that failed at the step of a batch task's registered result, each with its reason.
 
-    An agent fails when its own result failed (the module's message); when the task ended before it had a result
-    for the agent (the task's message); with bad "changed" or "unchanged", when its result changed, or did not
+    An agent fails when the task ended before it had a result for the agent (the task's message); when its own
+    result failed (the module's message); with bad "changed" or "unchanged", when its result changed, or did not
     (why, then its result's message); and every agent in extra (agent id: reason). A later rule's reason wins."""
     if not isinstance(result, Mapping):
         raise AnsibleFilterError(

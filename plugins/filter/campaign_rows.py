@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._filter_input import list_items
 
 
@@ -33,7 +34,9 @@ def campaign_rows(
         if runner in runner_facts:
             share = sorted_agents[runner_list.index(runner) :: len(runner_list)]
             rows.extend(_Runner(runner, runner_facts[runner], int(hold)).rows(share, bool(recordings)))
-    return rows
+    # The messages quote what modules, the gateway and Ansible said (a failed task's message may hold template
+    # text): never templated again, on cores that template a fact's strings (2.16-2.18) too.
+    return wrap_var(rows)
 
 
 class _Runner:

@@ -51,6 +51,15 @@ def test_extra_agents_fail_too_and_their_reason_wins():
     assert failures == {102: "Empty file.", 105: "No file name."}
 
 
+def test_the_failures_keep_the_order_of_the_rules_then_of_the_results():
+    result = {
+        "msg": "Cut off.",
+        "results": [*RESULT["results"], {"agent_id": 104, "failed": True, "msg": "No."}],
+    }
+    failures = campaign_failures(result, [106, 101, 102, 103, 104], "unchanged", "", {107: "Extra."})
+    assert list(failures) == [106, 102, 104, 103, 107]
+
+
 @pytest.mark.parametrize(
     ("result", "ids", "bad", "extra", "message"),
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible.utils.unsafe_proxy import AnsibleUnsafe
 from ansible_collections.cec.cc_gateway.plugins.filter.campaign_rows import FilterModule, campaign_rows
 
 AGENTS = [
@@ -61,6 +62,37 @@ def test_each_runner_reports_its_share_of_the_sorted_agents_in_turn():
         "left_to_lease": False,
     }
     assert "password" not in str(rows)
+    # the JSON report keeps this order (sort_keys=false)
+    assert list(rows[0]) == [
+        "agent_id",
+        "runner",
+        "task_id",
+        "file_name",
+        "outcome",
+        "step",
+        "message",
+        "started_at",
+        "stopped_at",
+        "signed_in_again",
+        "left_to_lease",
+    ]
+
+
+def taken_for_text(value: str) -> bool:
+    """Whether Ansible takes value for text, never for a template: marked unsafe where cores template a fact's
+    strings (2.16-2.18); not trusted as a template from 2.19 on."""
+    try:
+        from ansible.template import is_trusted_as_template
+    except ImportError:
+        return isinstance(value, AnsibleUnsafe)
+    return not is_trusted_as_template(value)
+
+
+def test_the_rows_are_never_templated_again():
+    facts = finished(__campaign_completed=False, __campaign_broken="Hold: template error in '{{ x }'")
+    row = campaign_rows({"r1": facts}, RUNNERS, AGENTS, 10)[0]
+    assert "{{ x }" in row["message"]
+    assert taken_for_text(row["message"])
 
 
 def test_a_runner_outside_this_run_has_no_rows_and_one_that_never_took_its_share_fails_its_agents():
@@ -132,6 +164,7 @@ def test_with_recordings_each_row_says_where_the_file_went_and_when_it_was_recor
         "begin_time": "1970-01-01T00:00:01.000Z",
         "end_time": "1970-01-02T00:00:01.001Z",
     }
+    assert list(first)[-5:] == ["file", "file_size", "file_checksum", "begin_time", "end_time"]
     assert (second["file"], second["begin_time"]) == (None, None)
     assert "file" not in campaign_rows({"r1": facts}, RUNNERS, AGENTS, 10)[0]
 
