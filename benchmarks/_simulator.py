@@ -32,3 +32,14 @@ def start_simulator(work: Path, arguments: list[str]) -> tuple[subprocess.Popen[
         time.sleep(0.05)
     info = json.loads(state.read_text())
     return process, info["url"], info["ca"]
+
+
+def stop_simulator(process: subprocess.Popen[bytes], wait: float = 10.0) -> None:
+    """Stop the simulator: asked to end, killed if it has not within wait seconds (a server left running would
+    outlive the benchmark)."""
+    process.terminate()
+    try:
+        process.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

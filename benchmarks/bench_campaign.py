@@ -238,8 +238,7 @@ def main() -> None:
             rows = measure(work, admin, url, ca, sizes, builds, args)
             print_ratios(rows, sizes, builds)
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            simulator.stop_simulator(server)
 
 
 Row = tuple[float, float]  # (task seconds, task CPU seconds)

@@ -404,12 +404,7 @@ def main() -> int:
                     flush=True,
                 )
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=5)
+            simulator.stop_simulator(server)
         print("\nSeconds per step (from the task headers; every runner works at once):")
         steps = list(dict.fromkeys(STEPS.values()))
         print(f"{'build':<10} {'size':>9} " + " ".join(f"{step:>15}" for step in steps))

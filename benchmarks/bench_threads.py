@@ -107,8 +107,7 @@ def main() -> None:
                     f"{wall / floor:>9.2f}x {cpu / floor_cpu:>8.2f}x"
                 )
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            simulator.stop_simulator(server)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 import requests
-from _simulator import start_simulator
+from _simulator import start_simulator, stop_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Demo-1234"
@@ -143,12 +143,7 @@ def sign_out_and_stop(
     except SystemExit as exc:
         failures.append(str(exc))
     finally:
-        sim.terminate()
-        try:
-            sim.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait(timeout=5)
+        stop_simulator(sim, wait)
     if (sessions / "keeper.json").exists():
         failures.append("the session keeper is still running after every agent signed out")
     return failures
