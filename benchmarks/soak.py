@@ -181,12 +181,10 @@ def main() -> int:
     figures, failures = soak(args, None)
     if args.baseline:
         print(f"\n== baseline: collections from {args.baseline}")
+        # The baseline's trouble is reported, never this build's verdict.
         try:
             baseline, baseline_failures = soak(args, args.baseline)
-        except (
-            SystemExit,
-            Exception,
-        ) as exc:  # the baseline's trouble is reported, never this build's verdict
+        except (SystemExit, Exception) as exc:
             baseline, baseline_failures = {}, [f"the baseline's soak stopped: {exc}"]
         print(f"\n{'figure':<34} {'this build':>12} {'baseline':>12}")
         for name, value in figures.items():
