@@ -138,13 +138,13 @@ def task_times(stamps: list[tuple[float, str]]) -> Counter[str]:
     return times
 
 
-def step_times(output: str, stamps: list[tuple[float, str]]) -> dict[str, float]:
-    """Seconds from each step's task header to the next header."""
+def step_times(tasks: Counter[str]) -> dict[str, float]:
+    """Seconds of each step: the times of its tasks (task_times)."""
     times: Counter[str] = Counter()
-    for (start, header), (end, _next) in zip(stamps, stamps[1:]):
+    for name, seconds in tasks.items():
         for prefix, step in STEPS.items():
-            if prefix in header:
-                times[step] += end - start
+            if prefix in name:
+                times[step] += seconds
     return dict(times)
 
 
@@ -266,13 +266,14 @@ def run_size(
         raise SystemExit(f"{agents}x{runners}: " + "; ".join(problems))
 
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    tasks = task_times(stamps)
     return {
         "agents": agents,
         "runners": runners,
         "per_runner": agents // runners,
         "wall": wall,
-        "steps": step_times("".join(lines), stamps),
-        "tasks": task_times(stamps),
+        "steps": step_times(tasks),
+        "tasks": tasks,
         "keeper_peak_mb": max(watch.peak_rss.values(), default=0.0),
         "keepers_sum_mb": watch.sum_rss_peak,
         "keepers": len(watch.peak_rss),
