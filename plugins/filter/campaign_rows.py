@@ -33,7 +33,8 @@ def campaign_rows(
     for runner in runner_list:
         if runner in runner_facts:
             share = sorted_agents[runner_list.index(runner) :: len(runner_list)]
-            rows.extend(_Runner(runner, runner_facts[runner], int(hold)).rows(share, bool(recordings)))
+            reading = _Runner(runner, runner_facts[runner], int(hold))
+            rows.extend(reading.row(agent, bool(recordings)) for agent in share)
     # The messages quote what modules, the gateway and Ansible said (a failed task's message may hold template
     # text): never templated again, on cores that template a fact's strings (2.16-2.18) too.
     return wrap_var(rows)
@@ -87,9 +88,6 @@ class _Runner:
             if self.completed
             else " became unreachable (or was stopped) before it finished the campaign; see its output."
         )
-
-    def rows(self, share: list[Any], recordings: bool) -> list[dict[str, Any]]:
-        return [self.row(agent, recordings) for agent in share]
 
     def row(self, agent: Any, recordings: bool) -> dict[str, Any]:
         agent_id = agent["agent_id"]
@@ -160,16 +158,21 @@ def _joined(parts: list[Any]) -> str:
     return " ".join(str(part) for part in parts if part)
 
 
+def _utc(seconds: float, milliseconds: int) -> str:
+    """ISO 8601 UTC with milliseconds, of a time in seconds since the epoch and its milliseconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{milliseconds:03d}Z"
+
+
 def _iso(seconds: Any) -> str:
-    """A time in seconds since the epoch (a fact's number or its text), as ISO 8601 UTC with milliseconds."""
+    """A time in seconds since the epoch (a fact's number or its text)."""
     value = float(seconds)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value)) + f".{int(value * 1000) % 1000:03d}Z"
+    return _utc(value, int(value * 1000) % 1000)
 
 
 def _iso_ms(milliseconds: Any) -> str:
-    """A gateway time in milliseconds since the epoch, as ISO 8601 UTC with milliseconds."""
+    """A gateway time in milliseconds since the epoch."""
     value = int(milliseconds)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value // 1000)) + f".{value % 1000:03d}Z"
+    return _utc(value // 1000, value % 1000)
 
 
 class FilterModule:
