@@ -43,6 +43,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import (
     AsyncTransport,
     aiohttp_missing,
+    share_tls_read_buffer,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.retcodes import SESSION_LOST
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route, gateway_base
@@ -76,7 +77,6 @@ MAX_BACKOFF = 10.0
 FULL_SCAN_INTERVAL = 2.0
 HEARTBEAT_INTERVAL = 2.0
 LOG_REPEAT = 60.0
-TLS_READ_BUFFER = 16 * 1024
 # Events that end what they are about: the recording, or the whole session.
 # Answers to the lease's stop and sign-out that mean there was nothing to end.
 NOTHING_TO_STOP = frozenset({"100-007"})
@@ -618,14 +618,6 @@ class Keeper:
         self.wake.set()
 
 
-def smaller_tls_buffers() -> None:
-    """asyncio gives every TLS connection a 256 KiB read buffer, zero-filled, so resident: 250 MB for a
-    thousand held polls. A poll answer is a few hundred bytes; 16 KiB is one TLS record."""
-    protocol = getattr(getattr(asyncio, "sslproto", None), "SSLProtocol", None)
-    if protocol is not None and getattr(protocol, "max_size", 0) > TLS_READ_BUFFER:
-        protocol.max_size = TLS_READ_BUFFER
-
-
 def hold_keeper_lock(directory: str, wait: float) -> int | None:
     """The keeper's lock; None when another keeper holds it. Probes hold it shared for an instant."""
     fd = os.open(
@@ -676,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         log(f"session keeper refuses to start: it needs aiohttp ({missing})")
         return 2
-    smaller_tls_buffers()
+    share_tls_read_buffer()
     log(
         f"session keeper {os.getpid()} (version {args.version}) serving {directory}; {raise_open_file_limit()}"
     )

@@ -23,6 +23,7 @@ from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers 
     HANG,
     ConnectProxy,
     HandshakeBreaker,
+    Pieces,
     Server,
     chunked,
     free_port,
@@ -484,3 +485,45 @@ def test_a_cookie_that_needs_quoting_still_reaches_the_gateway_through_the_libra
         sender.request("GET", "/b", {}, None, cookies={"LB": "two words"})
     assert server.requests[0][1]["cookie"] == "LB=n1; route=x"
     assert server.requests[1][1]["cookie"] in ('LB="two words"', "LB=two words")
+
+
+def test_the_keepers_tls_connections_share_one_read_buffer_and_each_gets_its_own_answer(certs, monkeypatch):
+    import asyncio
+    import asyncio.sslproto
+
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
+
+    original = asyncio.sslproto.SSLProtocol
+    if not hasattr(original, "get_buffer"):
+        pytest.skip("this asyncio gives a TLS connection no read buffer of its own")
+    monkeypatch.setattr(asyncio.sslproto, "SSLProtocol", original)  # restored after
+    http_async.share_tls_read_buffer()
+    http_async.share_tls_read_buffer()  # a second call keeps the one class
+    assert asyncio.sslproto.SSLProtocol.__mro__[1] is original
+    bodies = [b'{"message":"","retcode":"0","result":"%s"}' % (b"%d" % n * 3000) for n in range(4)]
+    servers = [Server(Pieces(reply(body), count=6, delay=0.03), tls=certs["good"]) for body in bodies]
+    buffers = set()
+
+    async def one(server):
+        keeper_transport = http_async.AsyncTransport(route(server.url, ca_path=certs["ca"]))
+        try:
+            answer = await keeper_transport.request("GET", "/agentgateway/resource/agentevent/186", {})
+            for connection in keeper_transport._session.connector._conns.values():
+                buffers.update(
+                    id(held[0].transport._ssl_protocol._ssl_buffer_view.obj) for held in connection
+                )
+            return answer.body
+        finally:
+            await keeper_transport.close()
+
+    async def all_at_once():
+        return await asyncio.gather(*(one(server) for server in servers))
+
+    for server in servers:
+        server.__enter__()
+    try:
+        assert asyncio.run(all_at_once()) == bodies  # 4 answers of 12 KB, each in 6 TLS records, interleaved
+    finally:
+        for server in servers:
+            server.__exit__(None, None, None)
+    assert len(buffers) == 1
