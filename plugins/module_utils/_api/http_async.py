@@ -55,6 +55,8 @@ def share_tls_read_buffer() -> None:
     protocol = asyncio.sslproto.SSLProtocol
     if getattr(protocol, "shares_read_buffer", False) or not hasattr(protocol, "get_buffer"):
         return
+    if "_ssl_buffer_view" not in protocol.buffer_updated.__code__.co_names:
+        return  # an asyncio that reads its buffer some other way: left as it is
     asyncio.sslproto.SSLProtocol = _shared_buffer_protocol(protocol)  # type: ignore[misc]
 
 
