@@ -125,6 +125,11 @@ class AsyncTransport:
                 headers=DEFAULT_HEADERS,
                 timeout=aiohttp.ClientTimeout(total=None),
             )
+            if hasattr(self._session, "_retry_connection"):
+                # aiohttp itself sends a GET, PUT or DELETE again, once, when the connection breaks before
+                # the answer: RFC 9112 lets a client retry idempotent methods, but a gateway's PUT that starts a
+                # recording is not one. The keeper polls again by itself.
+                self._session._retry_connection = False
         return self._session
 
     async def close(self) -> None:

@@ -300,6 +300,29 @@ def test_the_keepers_transport_makes_one_connection_attempt_and_says_no_more():
     assert "attempts" not in client_module.describe_failure(problem, url, "GET x", route(url), 2)
 
 
+def test_the_keepers_transport_never_sends_a_put_again_when_the_connection_breaks_before_the_answer():
+    """aiohttp sends a request of an idempotent method (PUT included) again when its connection breaks; the
+    gateway's PUTs start and stop recordings, and the keeper stops and signs out with them."""
+    import asyncio
+
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import AsyncTransport
+
+    with Server(CLOSE, reply(ENVELOPE)) as server:
+
+        async def stop():
+            keeper_transport = AsyncTransport(route(server.url))
+            try:
+                await keeper_transport.request("PUT", "/agentgateway/resource/recordplay/186/stop", {})
+            finally:
+                await keeper_transport.close()
+
+        problem = failure(asyncio.run, stop())
+    assert (problem.kind, problem.request_sent) == ("broken", True)
+    assert [request[0] for request in server.requests if request[0].startswith("PUT ")] == [
+        "PUT /agentgateway/resource/recordplay/186/stop HTTP/1.1"
+    ]
+
+
 def test_a_connection_reset_after_the_request_is_not_tried_again():
     with Server(reply(ENVELOPE), CLOSE) as server:
         pooled = transport.Transport(route(server.url), 4)
