@@ -94,7 +94,7 @@ cleanup() {
 }
 trap cleanup EXIT
 python -m ccgw_sim --host 127.0.0.1 --port 0 --cert-dir "$run" --state-file "$run/state.json" \
-  --poll-hold 0.5 --max-agent-id 999999 --agents 101-120,186-195,1001-1200,2001-2220,654321 >"$run/simulator.log" 2>&1 &
+  --poll-hold 0.5 --max-agent-id 999999 --agents 101-120,186-195,1001-1200,2001-2220,3001-3220,654321 >"$run/simulator.log" 2>&1 &
 sim_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$run/state.json" ] && break

@@ -15,7 +15,11 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import schemas
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import GatewayClient, check_sign_in
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
+    GatewayClient,
+    GatewayError,
+    check_sign_in,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.schemas import SchemaViolation
 from ansible_collections.cec.cc_gateway.plugins.module_utils._options import TaskOptions
 from ansible_collections.cec.cc_gateway.plugins.module_utils._results import (
@@ -33,6 +37,10 @@ if TYPE_CHECKING:
 
 # A batch entry without its own password uses the task's; the other per-agent values belong to one agent.
 INHERITED_KEYS = ("password",)
+# From this many agents a batch's exchanges run on aiohttp (http_bridge.py), when it is installed: importing it
+# costs about 0.1 s, which requests' extra CPU per agent (about 1 ms for two exchanges) wins back from about
+# 100 agents (docs/benchmarks.md).
+AIOHTTP_FROM_AGENTS = 200
 PLAIN_HTTP_WARNING = (
     "gateway_url uses http://: agent passwords and session GUIDs travel in clear text. Use https:// "
     "(the gateway's default port 8043 speaks HTTPS)."
@@ -212,6 +220,7 @@ class AgentTask:
         self._keeper_lock = threading.Lock()
         self.task_warnings: list[str] = []
         self.pool_size = min(max(1, self.options.max_concurrency), schemas.MAX_CONCURRENCY)
+        self.batch_transport: Any = None
 
     @property
     def keeper(self) -> KeeperProcess:
@@ -225,7 +234,12 @@ class AgentTask:
         """One agent's result; its failure is its own, never the whole batch's."""
 
         def ensure() -> dict[str, Any]:
-            client = GatewayClient(self.options.connection, request.agent_id, pool_size=self.pool_size)
+            client = GatewayClient(
+                self.options.connection,
+                request.agent_id,
+                pool_size=self.pool_size,
+                transport=self.batch_transport,
+            )
             session = AgentSession(
                 client, self.store, self.options.gateway_url, self.check_mode, keeper_of=lambda: self.keeper
             )
@@ -268,6 +282,19 @@ class AgentTask:
             result["warnings"] = [*warnings, *result.get("warnings", [])]
         return result
 
+    def _aiohttp_transport(self, agents: int) -> Any:
+        """The batch's transport on aiohttp, for a batch large enough (None: each agent's client uses requests).
+        In check mode nothing is sent."""
+        if agents < AIOHTTP_FROM_AGENTS or self.check_mode:
+            return None
+        try:
+            route = self.options.connection.route()
+        except GatewayError:
+            return None  # each agent's client fails on it and says so
+        from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_bridge import bridge_for
+
+        return bridge_for(route, self.pool_size)
+
     def _nothing_to_do(self) -> dict[str, Any]:
         """An empty batch: nothing is sent, no keeper is started, nothing changes."""
         result: dict[str, Any] = {
@@ -281,7 +308,13 @@ class AgentTask:
         return result
 
     def _run_batch(self, requests: list[Any]) -> dict[str, Any]:
-        outcomes = fan_out(self._one, requests, self.pool_size)
+        self.batch_transport = self._aiohttp_transport(len(requests))
+        try:
+            outcomes = fan_out(self._one, requests, self.pool_size)
+        finally:
+            if self.batch_transport is not None:
+                self.batch_transport.close()
+                self.batch_transport = None
         results = []
         warnings = []
         before: dict[str, Any] = {}

@@ -172,14 +172,19 @@ class GatewayClient:
         pool_size: int = 10,
         route: Route | None = None,
         sync: bool = True,
+        transport: Any = None,
     ) -> None:
-        """sync=False for the keeper, which polls through its AsyncTransport (poll_event_async) only."""
+        """sync=False for the keeper, which polls through its AsyncTransport (poll_event_async) only; transport:
+        one with Transport's request() and stream() for this route (a large batch's http_bridge.LoopTransport),
+        instead of the process's requests Transport."""
         self.settings = settings
         self.agent_id = agent_id
         self.guid: str | None = None
         self.cookies: dict[str, str] = {}
         self.route = route or settings.route()
-        self.transport = http_sync.transport_for(self.route, pool_size) if sync else None
+        if transport is None and sync:
+            transport = http_sync.transport_for(self.route, pool_size)
+        self.transport = transport
 
     # -- cookies, so a load balancer keeps sending this agent to the same gateway node
 

@@ -21,6 +21,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import 
     innermost,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync import (
+    CONNECT_BACKOFF,
     DEFAULT_HEADERS,
     MAX_BODY,
     Answer,
@@ -128,7 +129,7 @@ class AsyncTransport:
             if hasattr(self._session, "_retry_connection"):
                 # aiohttp itself sends a GET, PUT or DELETE again, once, when the connection breaks before
                 # the answer: RFC 9112 lets a client retry idempotent methods, but a gateway's PUT that starts a
-                # recording is not one. The keeper polls again by itself.
+                # recording is not one. Only what failed before anything was sent is tried again (request()).
                 self._session._retry_connection = False
         return self._session
 
@@ -144,36 +145,95 @@ class AsyncTransport:
         headers: dict[str, str],
         cookies: dict[str, str] | None = None,
         timeout: tuple[float, float] = (30.0, 30.0),
+        body: bytes | None = None,
+        connect_retries: int = 0,
     ) -> Answer:
-        """One exchange with the gateway; raises TransportError, as Transport.request does."""
+        """One exchange with the gateway; raises TransportError, as Transport.request does.
+
+        connect_retries: how many more connection attempts to make when one fails before anything was sent
+        (refused, timed out, a TLS handshake cut off), as Transport's; the keeper polls again instead."""
         import aiohttp
 
         session = self._open()
         headers, cookies = with_cookies(headers, cookies)
         # The whole exchange, connecting included, to the last byte of the answer.
         limits = aiohttp.ClientTimeout(total=timeout[0] + timeout[1], sock_connect=timeout[0])
-        try:
-            async with session.request(
-                method,
-                self.route.base_url + path,
-                headers=headers,
-                cookies=cookies,
-                proxy=self.proxy,
-                timeout=limits,
-                allow_redirects=False,
-            ) as response:
-                body = await _whole_body(response)
-                return Answer(
-                    status=response.status,
-                    reason=response.reason or "",
-                    headers=response.headers,
-                    cookies={name: morsel.value for name, morsel in response.cookies.items()},
-                    body=body,
-                )
-        except TransportError:
-            raise
-        except Exception as exc:  # classified below; anything unexpected is re-raised there
-            raise _classify_async(exc) from None
+        for attempt in range(1, connect_retries + 2):
+            try:
+                return await self._exchange(session, method, path, headers, cookies, body, limits)
+            except TransportError:
+                raise
+            except Exception as exc:  # classified below; anything unexpected is re-raised there
+                if attempt <= connect_retries and _connection_not_made(exc):
+                    await _backoff(attempt)
+                    continue
+                raise self._classify(exc, attempt) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _exchange(
+        self,
+        session: Any,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        cookies: Any,
+        body: bytes | None,
+        limits: Any,
+    ) -> Answer:
+        async with session.request(
+            method,
+            self.route.base_url + path,
+            headers=headers,
+            cookies=cookies,
+            data=body,
+            proxy=self.proxy,
+            timeout=limits,
+            allow_redirects=False,
+        ) as response:
+            return Answer(
+                status=response.status,
+                reason=response.reason or "",
+                headers=response.headers,
+                cookies={name: morsel.value for name, morsel in response.cookies.items()},
+                body=await _whole_body(response),
+            )
+
+    def _classify(self, exc: BaseException, attempts: int) -> TransportError:
+        failure = _classify_async(exc)
+        if not failure.request_sent:
+            failure.attempts = attempts
+        # Loaded on the first failure, as by http_sync: a run whose exchanges all succeed never compiles it.
+        from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_failures import wrong_scheme
+
+        return wrong_scheme(failure, exc, self.route) or failure
+
+
+async def _backoff(attempt: int) -> None:
+    import asyncio
+
+    await asyncio.sleep(CONNECT_BACKOFF * 2 ** (attempt - 1))
+
+
+def _connection_not_made(exc: BaseException) -> bool:
+    """Whether an attempt failed before a connection was made, in a way another attempt may not (what urllib3's
+    connect retries take in http_sync): refused, unreachable, timed out, or a TLS handshake the other side cut
+    off. Not a certificate, or a TLS refusal: those would say the same again."""
+    import aiohttp
+
+    if isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())):
+        return True
+    if not isinstance(exc, aiohttp.ClientConnectorError) or isinstance(
+        exc, aiohttp.ClientConnectorCertificateError
+    ):
+        return False
+    found = causes(exc)
+    if any(
+        isinstance(cause, (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)) for cause in found
+    ):
+        return True
+    return not isinstance(exc, aiohttp.ClientConnectorSSLError) and not any(
+        isinstance(cause, ssl.SSLError) for cause in found
+    )
 
 
 async def _whole_body(response: Any) -> bytes:

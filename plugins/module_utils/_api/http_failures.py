@@ -43,7 +43,7 @@ def classify(
     failure = _classify_kind(exc, route, answered, connecting and not answered, cut_off)
     if not failure.request_sent:
         failure.attempts = attempts
-    wrong = _wrong_scheme(failure, exc, route)
+    wrong = wrong_scheme(failure, exc, route)
     return wrong or failure
 
 
@@ -59,8 +59,9 @@ _PLAIN_ANSWER = (
 )
 
 
-def _wrong_scheme(failure: TransportError, exc: BaseException, route: Route) -> TransportError | None:
-    """A failure that came of the wrong scheme for the port, said so (and that nothing was acted on)."""
+def wrong_scheme(failure: TransportError, exc: BaseException, route: Route) -> TransportError | None:
+    """A failure that came of the wrong scheme for the port, said so (and that nothing was acted on): of
+    requests (http_sync) or of aiohttp (http_async)."""
     parts = urlsplit(route.base_url)
     if route.proxy or parts.hostname is None:
         return None
@@ -76,6 +77,7 @@ def _wrong_scheme(failure: TransportError, exc: BaseException, route: Route) -> 
         return TransportError("wrong_scheme", f"port {port} answers plain HTTP, not TLS: use http://", False)
     closed = (
         "without response" in text
+        or "Server disconnected" in text
         or any(isinstance(cause, ConnectionResetError) for cause in causes(exc))
         or _TLS_ALERT.search(text) is not None
     )

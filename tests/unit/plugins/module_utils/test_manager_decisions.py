@@ -1000,7 +1000,23 @@ def test_sign_in_with_keepalive_hands_the_session_to_the_running_keeper_with_its
 # -- batches
 
 
-def test_a_batch_with_one_failing_agent_says_n_of_m_failed_and_keeps_facts_for_the_others(gateway, store):
+@pytest.mark.parametrize("transport", ["requests", "aiohttp"])
+def test_a_batch_with_one_failing_agent_says_n_of_m_failed_and_keeps_facts_for_the_others(
+    gateway, store, transport, monkeypatch
+):
+    exchanges = []
+    if transport == "aiohttp":  # as a batch of AIOHTTP_FROM_AGENTS agents or more runs
+        pytest.importorskip("aiohttp")
+        from ansible_collections.cec.cc_gateway.plugins.module_utils import _batch
+        from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_bridge import LoopTransport
+
+        monkeypatch.setattr(_batch, "AIOHTTP_FROM_AGENTS", 3)
+        through_loop = LoopTransport.request
+        monkeypatch.setattr(
+            LoopTransport,
+            "request",
+            lambda self, *args, **kwargs: exchanges.append(args[:2]) or through_loop(self, *args, **kwargs),
+        )
     gateway.script(186, signed_in("g-186"), started("1"))
     gateway.script(187, refused("100-004"))
     gateway.script(188, signed_in("g-188"), started("3"))
@@ -1028,6 +1044,8 @@ def test_a_batch_with_one_failing_agent_says_n_of_m_failed_and_keeps_facts_for_t
         (187, True, False),
         (188, False, True),
     ]
+    assert len(exchanges) == (5 if transport == "aiohttp" else 0)
+    assert not [thread for thread in threading.enumerate() if thread.name == "cc_gateway-http"]
 
 
 def test_a_batch_whose_agents_are_all_in_state_is_unchanged(gateway, store):

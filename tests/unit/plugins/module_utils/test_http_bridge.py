@@ -1,0 +1,260 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A large batch's transport (http_bridge: aiohttp on a loop of its own, for threads) against real servers on
+127.0.0.1: answers in pieces, stray bytes, broken handshakes, refusals and the at-most-once rule, as the
+requests transport is tested in test_transport.py and test_wire.py."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sync
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import describe_failure
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import TransportError
+from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import (
+    CLOSE,
+    HANG,
+    ConnectProxy,
+    HandshakeBreaker,
+    Pieces,
+    Server,
+    Slow,
+    Stray,
+    chunked,
+    free_port,
+    reply,
+)
+
+pytest.importorskip("aiohttp")
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_bridge import (
+    LoopTransport,
+    bridge_for,
+)
+
+ENVELOPE = b'{"message":"","retcode":"0","result":{"agentState":4}}'
+BIG = json.dumps({"message": "", "retcode": "0", "padding": "x" * 20000}).encode()
+STRAY = reply(b'{"message":"","retcode":"0","event":{"eventType":"AgentOther_ShutdownService"}}')
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    ca_path = tmp_path_factory.mktemp("bridge") / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_path))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    return {"context": context, "ca": str(ca_path)}
+
+
+def bridge(url, certs=None):
+    options = {"ca_path": certs["ca"]} if certs and url.startswith("https") else {}
+    return LoopTransport(routes.resolve_route(url, **options))
+
+
+def failure(transport, *args, **kwargs):
+    with pytest.raises(TransportError) as caught:
+        transport.request(*args, **kwargs)
+    return caught.value
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
+def test_threads_at_once_each_get_an_answer_whole_in_pieces_and_chunks(certs, secure):
+    other = BIG.replace(b"x", b"y")
+    answers = (
+        Pieces(reply(BIG), count=7, delay=0.01),
+        Pieces(chunked(other[:7000], other[7000:]), count=3),
+        Pieces(reply(ENVELOPE), cuts=(len(reply(ENVELOPE)) - len(ENVELOPE),)),
+        reply(b"[]"),
+    )
+    with Server(*answers, tls=certs["context"] if secure else None) as server:
+        transport = bridge(server.url, certs)
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                bodies = list(pool.map(lambda _n: transport.request("GET", "/p", {}).body, range(4)))
+        finally:
+            transport.close()
+    assert sorted(bodies) == sorted([BIG, other, ENVELOPE, b"[]"])
+
+
+def test_the_body_and_headers_are_sent_as_given():
+    with Server(reply(ENVELOPE)) as server:
+        transport = bridge(server.url)
+        try:
+            answer = transport.request(
+                "PUT", "/agentgateway/resource/recordplay/186/record", {"Guid": "g-1"}, b'{"mediaType":5}'
+            )
+        finally:
+            transport.close()
+    (line, headers, body) = server.requests[0]
+    assert answer.status == 200
+    assert line == "PUT /agentgateway/resource/recordplay/186/record HTTP/1.1"
+    assert (headers["guid"], headers["user-agent"], body) == ("g-1", http_sync.USER_AGENT, b'{"mediaType":5}')
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
+def test_bytes_that_came_unasked_are_never_taken_for_an_answer(certs, secure):
+    with Server(
+        Stray(reply(ENVELOPE), STRAY), reply(ENVELOPE), tls=certs["context"] if secure else None
+    ) as server:
+        transport = bridge(server.url, certs)
+        try:
+            first = transport.request("GET", "/p", {})
+            time.sleep(0.3)
+            second = transport.request("GET", "/p", {})
+        finally:
+            transport.close()
+        accepted = server.accepted
+    assert [first.body, second.body] == [ENVELOPE, ENVELOPE]
+    assert accepted == 2, "the connection that carried the stray answer was used again"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_handshake_an_overloaded_gateway_broke_off_is_tried_again_and_the_request_sent_once(certs, method):
+    with HandshakeBreaker(
+        breaks=range(1, http_sync.CONNECT_RETRIES + 1), answers=(reply(ENVELOPE),), tls=certs["context"]
+    ) as server:
+        transport = bridge(server.url, certs)
+        try:
+            answer = transport.request(
+                method, "/agentgateway/resource/x", {}, b"{}" if method == "PUT" else None
+            )
+        finally:
+            transport.close()
+    assert answer.status == 200
+    assert server.accepted == http_sync.CONNECT_RETRIES + 1
+    assert [request[0] for request in server.requests] == [f"{method} /agentgateway/resource/x HTTP/1.1"]
+
+
+def test_a_refused_connection_is_tried_again_and_said_so():
+    url = f"http://127.0.0.1:{free_port()}"
+    transport = bridge(url)
+    try:
+        problem = failure(transport, "PUT", "/agentgateway/resource/x", {}, b"{}", timeout=(1.0, 1.0))
+    finally:
+        transport.close()
+    assert (problem.kind, problem.request_sent, problem.attempts) == (
+        "refused",
+        False,
+        http_sync.CONNECT_RETRIES + 1,
+    )
+    message = describe_failure(problem, url, "PUT x", routes.resolve_route(url), 1)
+    assert f"({http_sync.CONNECT_RETRIES + 1} attempts)" in message
+
+
+def test_a_connection_closed_after_the_request_is_not_sent_again():
+    with Server(CLOSE, reply(ENVELOPE)) as server:
+        transport = bridge(server.url)
+        try:
+            problem = failure(transport, "PUT", "/agentgateway/resource/recordplay/186/record", {}, b"{}")
+        finally:
+            transport.close()
+    assert (problem.kind, problem.request_sent) == ("broken", True)
+    sent = [request[0] for request in server.requests if request[0].startswith("PUT ")]
+    assert sent == ["PUT /agentgateway/resource/recordplay/186/record HTTP/1.1"]
+
+
+def test_no_answer_in_time_may_have_reached_the_gateway_and_the_wait_ends():
+    with Server(HANG) as server:
+        transport = bridge(server.url)
+        started = time.monotonic()
+        try:
+            problem = failure(transport, "PUT", "/x", {}, b"{}", timeout=(0.5, 0.5))
+        finally:
+            transport.close()
+        elapsed = time.monotonic() - started
+    assert (problem.kind, problem.request_sent) == ("read_timeout", True)
+    assert len(server.requests) == 1
+    assert elapsed < 5
+
+
+def test_a_trickling_answer_is_bounded_by_the_timeout():
+    with Server(Slow(reply(ENVELOPE), interval=0.2, limit=12)) as server:
+        transport = bridge(server.url)
+        started = time.monotonic()
+        try:
+            problem = failure(transport, "GET", "/p", {}, timeout=(1.0, 1.0))
+        finally:
+            transport.close()
+    assert problem.kind == "read_timeout"
+    assert time.monotonic() - started < 8
+
+
+def test_plain_http_to_a_tls_port_is_the_wrong_scheme_and_nothing_was_acted_on(certs):
+    with Server(reply(ENVELOPE), tls=certs["context"]) as server:
+        url = server.url.replace("https://", "http://")
+        transport = bridge(url)
+        try:
+            problem = failure(transport, "PUT", "/x", {}, b"{}")
+        finally:
+            transport.close()
+    assert (problem.kind, problem.request_sent) == ("wrong_scheme", False)
+    assert "use https://" in problem.reason
+
+
+def test_a_certificate_nobody_trusts_is_not_tried_again(certs, tmp_path):
+    trustme = pytest.importorskip("trustme")
+    stranger = tmp_path / "stranger.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    with Server(reply(ENVELOPE), tls=certs["context"]) as server:
+        transport = LoopTransport(routes.resolve_route(server.url, ca_path=str(stranger)))
+        try:
+            problem = failure(transport, "GET", "/p", {})
+        finally:
+            transport.close()
+        accepted = server.accepted
+    assert (problem.kind, problem.request_sent, problem.attempts) == ("certificate", False, 1)
+    assert accepted == 1
+
+
+def test_close_ends_the_loop_thread_and_can_be_called_twice():
+    before = {thread.ident for thread in threading.enumerate()}
+    transport = bridge_for(routes.resolve_route("http://127.0.0.1:1"))
+    assert transport is not None
+    made = [thread for thread in threading.enumerate() if thread.ident not in before]
+    assert [thread.name for thread in made] == ["cc_gateway-http"]
+    transport.close()
+    transport.close()
+    assert not made[0].is_alive()
+
+
+def test_https_goes_through_the_environment_proxy_and_a_refusing_proxy_is_said_so(certs, monkeypatch):
+    with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["context"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        transport = bridge(server.url, certs)
+        try:
+            answer = transport.request("GET", "/p", {})
+        finally:
+            transport.close()
+    assert answer.body == ENVELOPE
+    assert proxy.tunnels == [f"127.0.0.1:{server.port}"]
+    with ConnectProxy(refuse=True) as proxy, Server(reply(ENVELOPE), tls=certs["context"]) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        transport = bridge(server.url, certs)
+        try:
+            problem = failure(transport, "PUT", "/p", {}, b"{}")
+        finally:
+            transport.close()
+        sent = server.requests
+    assert (problem.kind, problem.request_sent) == ("proxy", False)
+    assert sent == []
