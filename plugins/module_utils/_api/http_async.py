@@ -32,12 +32,37 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import R
 
 
 def aiohttp_missing() -> str | None:
-    """Why the keeper cannot run here (aiohttp not importable), or None."""
+    """Why aiohttp cannot be used here (not importable, or a release that sends requests again by itself), or
+    None."""
     try:
-        import aiohttp  # noqa: F401  pylint: disable=unused-import
+        import aiohttp
     except ImportError as exc:
         return str(exc)
+    names = aiohttp.ClientSession._request.__code__.co_names
+    if "IDEMPOTENT_METHODS" in names and "_retry_connection" not in names:
+        # aiohttp 3.10 sends a GET, PUT or DELETE again when its connection breaks before the answer, and has no
+        # switch for it (3.11 has one: AsyncTransport turns it off); a PUT may have started a recording.
+        return (
+            f"aiohttp {aiohttp.__version__} sends a request again by itself when its connection breaks: use 3.11 "
+            "or later"
+        )
     return None
+
+
+def aiohttp_matches_requests() -> bool:
+    """Whether this aiohttp tells failures apart as requests does (a connection timeout, a reset while sending):
+    aiohttp 3.11 and later. Before, the bridge of a large batch is not used (the keeper polls again anyway)."""
+    import aiohttp
+
+    return _release(aiohttp) >= (3, 11) and aiohttp_missing() is None
+
+
+def _release(aiohttp: Any) -> tuple[int, ...]:
+    parts = []
+    for part in str(getattr(aiohttp, "__version__", "0")).split(".")[:2]:
+        digits = "".join(character for character in part if character.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
 
 
 TLS_READ_BUFFER = 16 * 1024
@@ -106,8 +131,13 @@ def ssl_context(route: Route) -> ssl.SSLContext | None:
 class AsyncTransport:
     """An aiohttp ClientSession for one route: kept-alive connections, no limit on how many are open."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, probe_scheme: bool = False) -> None:
+        """probe_scheme: a failure that may come of the wrong scheme for the port is checked by asking the port
+        what it speaks, as http_sync does (a large batch's bridge); the keeper, whose route a task used already,
+        does not ask."""
         self.route = route
+        self.probe_scheme = probe_scheme
+        self._wrong_scheme: dict[str, TransportError] = {}
         self.proxy = requests.utils.select_proxy(route.base_url + "/", dict(route.proxies))
         self._session: Any = None
         self._tls: Any = None
@@ -167,7 +197,7 @@ class AsyncTransport:
                 if attempt <= connect_retries and _connection_not_made(exc):
                     await _backoff(attempt)
                     continue
-                raise self._classify(exc, attempt) from None
+                raise await self._classify(exc, attempt) from None
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _exchange(
@@ -198,14 +228,30 @@ class AsyncTransport:
                 body=await _whole_body(response),
             )
 
-    def _classify(self, exc: BaseException, attempts: int) -> TransportError:
+    async def _classify(self, exc: BaseException, attempts: int) -> TransportError:
+        import asyncio
+
         failure = _classify_async(exc)
+        if failure.kind == "tls" and not self.route.base_url.lower().startswith("https"):
+            failure.kind = "connect"  # reset while connecting, no TLS involved: as http_failures says it
         if not failure.request_sent:
             failure.attempts = attempts
-        # Loaded on the first failure, as by http_sync: a run whose exchanges all succeed never compiles it.
+        if not self.probe_scheme:
+            return failure
+        known = self._wrong_scheme.get(failure.kind)
+        if known is not None:
+            return known  # what the port speaks does not change: asked once
+        # Loaded on the first failure, as by http_sync: a run whose exchanges all succeed never compiles it. Its
+        # probe of what the port speaks blocks (up to 3 s): off the event loop, which other exchanges share.
         from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_failures import wrong_scheme
 
-        return wrong_scheme(failure, exc, self.route) or failure
+        probed = await asyncio.get_running_loop().run_in_executor(
+            None, wrong_scheme, failure, exc, self.route
+        )
+        if probed is None:
+            return failure
+        self._wrong_scheme[failure.kind] = probed
+        return probed
 
 
 async def _backoff(attempt: int) -> None:
@@ -288,6 +334,8 @@ def _classify_async(exc: BaseException) -> TransportError:
         isinstance(cause, ssl.SSLCertVerificationError) for cause in found
     ):
         return TransportError("certificate", reason, request_sent=False)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return TransportError("url", reason, request_sent=False)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
         return TransportError("proxy", reason, request_sent=False)
     if isinstance(exc, aiohttp.ClientConnectorSSLError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import threading
 from typing import Any
 
@@ -39,7 +40,7 @@ class LoopTransport:
         """pool_size: of the requests transport that streams large answers (stream())."""
         self.route = route
         self.pool_size = pool_size
-        self._transport = AsyncTransport(route)
+        self._transport = AsyncTransport(route, probe_scheme=True)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cc_gateway-http", daemon=True)
         self._thread.start()
@@ -70,7 +71,8 @@ class LoopTransport:
         try:
             return future.result(attempts * (connect_timeout + answer_timeout) + backoffs + WAIT_SLACK)
         except concurrent.futures.TimeoutError:
-            future.cancel()
+            if not future.cancel() and future.done():
+                return future.result()  # it ended as the wait did: its answer (a GUID, maybe) is not lost
             raise TransportError(
                 "read_timeout", f"no whole answer within {answer_timeout:g} s", request_sent=True
             ) from None
@@ -86,16 +88,26 @@ class LoopTransport:
         closing = asyncio.run_coroutine_threadsafe(self._transport.close(), self._loop)
         try:
             closing.result(CLOSE_WAIT)
-        except (concurrent.futures.TimeoutError, OSError):
+        except Exception:  # the connections' end is best effort; the loop's end is not
             closing.cancel()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(CLOSE_WAIT)
-        if not self._thread.is_alive():
-            self._loop.close()
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(CLOSE_WAIT)
+            if not self._thread.is_alive():
+                self._loop.close()
 
 
 def bridge_for(route: Route, pool_size: int = 10) -> LoopTransport | None:
-    """A LoopTransport for the route, or None where aiohttp cannot be imported (requests does the work)."""
-    from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import aiohttp_missing
+    """A LoopTransport for the route, or None where requests does the work: aiohttp not importable or older than
+    3.11 (it tells some failures apart otherwise), or an https:// proxy on a Python before 3.11 (whose asyncio
+    cannot run TLS inside the proxy's TLS)."""
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import (
+        aiohttp_matches_requests,
+        aiohttp_missing,
+    )
 
-    return None if aiohttp_missing() else LoopTransport(route, pool_size)
+    if aiohttp_missing() or not aiohttp_matches_requests():
+        return None
+    if sys.version_info < (3, 11) and (route.proxy or "").lower().startswith("https"):
+        return None
+    return LoopTransport(route, pool_size)

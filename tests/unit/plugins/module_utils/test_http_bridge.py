@@ -258,3 +258,44 @@ def test_https_goes_through_the_environment_proxy_and_a_refusing_proxy_is_said_s
         sent = server.requests
     assert (problem.kind, problem.request_sent) == ("proxy", False)
     assert sent == []
+
+
+def test_an_aiohttp_that_resends_by_itself_is_not_used_and_one_that_classifies_otherwise_not_for_batches(
+    monkeypatch,
+):
+    import types
+
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
+
+    class Resending:  # what aiohttp 3.10 has: a resend of idempotent methods, and no switch for it
+        async def _request(self, method):
+            return method in IDEMPOTENT_METHODS  # noqa: F821 (only its compiled names are looked at)
+
+    fake = types.SimpleNamespace(__version__="3.10.11", ClientSession=Resending)
+    monkeypatch.setitem(__import__("sys").modules, "aiohttp", fake)
+    assert "aiohttp 3.10.11 sends a request again by itself" in http_async.aiohttp_missing()
+    assert bridge_for(routes.resolve_route("http://127.0.0.1:1")) is None
+    monkeypatch.undo()
+
+    import aiohttp
+
+    assert http_async.aiohttp_missing() is None
+    monkeypatch.setattr(aiohttp, "__version__", "3.9.5")
+    assert bridge_for(routes.resolve_route("http://127.0.0.1:1")) is None
+
+
+def test_a_wait_longer_than_every_attempt_ends_as_a_timeout_that_may_have_reached_the_gateway(monkeypatch):
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_bridge
+
+    monkeypatch.setattr(http_bridge, "WAIT_SLACK", 0.0)
+    with Server(reply(ENVELOPE)) as server:
+        transport = bridge(server.url)
+        try:
+            transport._loop.call_soon_threadsafe(time.sleep, 3.0)  # the loop is late, not the gateway
+            started = time.monotonic()
+            problem = failure(transport, "PUT", "/x", {}, b"{}", timeout=(0.2, 0.2))
+            elapsed = time.monotonic() - started
+        finally:
+            transport.close()
+    assert (problem.kind, problem.request_sent) == ("read_timeout", True)
+    assert elapsed < 2.9
