@@ -7,7 +7,6 @@ requests transport is tested in test_transport.py and test_wire.py."""
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sy
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import route as routes
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import describe_failure
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import TransportError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_bridge import LoopTransport, bridge_for
 from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers import (
     CLOSE,
     HANG,
@@ -32,43 +32,15 @@ from ansible_collections.cec.cc_gateway.tests.unit.plugins.module_utils.servers 
 )
 
 pytest.importorskip("aiohttp")
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_bridge import (
-    LoopTransport,
-    bridge_for,
-)
+pytestmark = pytest.mark.usefixtures("no_network_environment")
 
 ENVELOPE = b'{"message":"","retcode":"0","result":{"agentState":4}}'
 BIG = json.dumps({"message": "", "retcode": "0", "padding": "x" * 20000}).encode()
 STRAY = reply(b'{"message":"","retcode":"0","event":{"eventType":"AgentOther_ShutdownService"}}')
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in (
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    trustme = pytest.importorskip("trustme")
-    authority = trustme.CA()
-    ca_path = tmp_path_factory.mktemp("bridge") / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_path))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    return {"context": context, "ca": str(ca_path)}
-
-
-def bridge(url, certs=None):
-    options = {"ca_path": certs["ca"]} if certs and url.startswith("https") else {}
+def bridge(url, trust=None):
+    options = {"ca_path": trust["ca"]} if trust and url.startswith("https") else {}
     return LoopTransport(routes.resolve_route(url, **options))
 
 
@@ -79,7 +51,7 @@ def failure(transport, *args, **kwargs):
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
-def test_threads_at_once_each_get_an_answer_whole_in_pieces_and_chunks(certs, secure):
+def test_threads_at_once_each_get_an_answer_whole_in_pieces_and_chunks(tls, secure):
     other = BIG.replace(b"x", b"y")
     answers = (
         Pieces(reply(BIG), count=7, delay=0.01),
@@ -87,8 +59,8 @@ def test_threads_at_once_each_get_an_answer_whole_in_pieces_and_chunks(certs, se
         Pieces(reply(ENVELOPE), cuts=(len(reply(ENVELOPE)) - len(ENVELOPE),)),
         reply(b"[]"),
     )
-    with Server(*answers, tls=certs["context"] if secure else None) as server:
-        transport = bridge(server.url, certs)
+    with Server(*answers, tls=tls["context"] if secure else None) as server:
+        transport = bridge(server.url, tls)
         try:
             with ThreadPoolExecutor(4) as pool:
                 bodies = list(pool.map(lambda _n: transport.request("GET", "/p", {}).body, range(4)))
@@ -113,11 +85,11 @@ def test_the_body_and_headers_are_sent_as_given():
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
-def test_bytes_that_came_unasked_are_never_taken_for_an_answer(certs, secure):
+def test_bytes_that_came_unasked_are_never_taken_for_an_answer(tls, secure):
     with Server(
-        Stray(reply(ENVELOPE), STRAY), reply(ENVELOPE), tls=certs["context"] if secure else None
+        Stray(reply(ENVELOPE), STRAY), reply(ENVELOPE), tls=tls["context"] if secure else None
     ) as server:
-        transport = bridge(server.url, certs)
+        transport = bridge(server.url, tls)
         try:
             first = transport.request("GET", "/p", {})
             time.sleep(0.3)
@@ -130,11 +102,11 @@ def test_bytes_that_came_unasked_are_never_taken_for_an_answer(certs, secure):
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT"])
-def test_a_handshake_an_overloaded_gateway_broke_off_is_tried_again_and_the_request_sent_once(certs, method):
+def test_a_handshake_an_overloaded_gateway_broke_off_is_tried_again_and_the_request_sent_once(tls, method):
     with HandshakeBreaker(
-        breaks=range(1, http_sync.CONNECT_RETRIES + 1), answers=(reply(ENVELOPE),), tls=certs["context"]
+        breaks=range(1, http_sync.CONNECT_RETRIES + 1), answers=(reply(ENVELOPE),), tls=tls["context"]
     ) as server:
-        transport = bridge(server.url, certs)
+        transport = bridge(server.url, tls)
         try:
             answer = transport.request(
                 method, "/agentgateway/resource/x", {}, b"{}" if method == "PUT" else None
@@ -200,8 +172,8 @@ def test_a_trickling_answer_is_bounded_by_the_timeout():
     assert time.monotonic() - started < 8
 
 
-def test_plain_http_to_a_tls_port_is_the_wrong_scheme_and_nothing_was_acted_on(certs):
-    with Server(reply(ENVELOPE), tls=certs["context"]) as server:
+def test_plain_http_to_a_tls_port_is_the_wrong_scheme_and_nothing_was_acted_on(tls):
+    with Server(reply(ENVELOPE), tls=tls["context"]) as server:
         url = server.url.replace("https://", "http://")
         transport = bridge(url)
         try:
@@ -212,11 +184,11 @@ def test_plain_http_to_a_tls_port_is_the_wrong_scheme_and_nothing_was_acted_on(c
     assert "use https://" in problem.reason
 
 
-def test_a_certificate_nobody_trusts_is_not_tried_again(certs, tmp_path):
+def test_a_certificate_nobody_trusts_is_not_tried_again(tls, tmp_path):
     trustme = pytest.importorskip("trustme")
     stranger = tmp_path / "stranger.pem"
     trustme.CA().cert_pem.write_to_path(str(stranger))
-    with Server(reply(ENVELOPE), tls=certs["context"]) as server:
+    with Server(reply(ENVELOPE), tls=tls["context"]) as server:
         transport = LoopTransport(routes.resolve_route(server.url, ca_path=str(stranger)))
         try:
             problem = failure(transport, "GET", "/p", {})
@@ -238,19 +210,19 @@ def test_close_ends_the_loop_thread_and_can_be_called_twice():
     assert not made[0].is_alive()
 
 
-def test_https_goes_through_the_environment_proxy_and_a_refusing_proxy_is_said_so(certs, monkeypatch):
-    with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=certs["context"]) as server:
+def test_https_goes_through_the_environment_proxy_and_a_refusing_proxy_is_said_so(tls, monkeypatch):
+    with ConnectProxy() as proxy, Server(reply(ENVELOPE), tls=tls["context"]) as server:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        transport = bridge(server.url, certs)
+        transport = bridge(server.url, tls)
         try:
             answer = transport.request("GET", "/p", {})
         finally:
             transport.close()
     assert answer.body == ENVELOPE
     assert proxy.tunnels == [f"127.0.0.1:{server.port}"]
-    with ConnectProxy(refuse=True) as proxy, Server(reply(ENVELOPE), tls=certs["context"]) as server:
+    with ConnectProxy(refuse=True) as proxy, Server(reply(ENVELOPE), tls=tls["context"]) as server:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        transport = bridge(server.url, certs)
+        transport = bridge(server.url, tls)
         try:
             problem = failure(transport, "PUT", "/p", {}, b"{}")
         finally:

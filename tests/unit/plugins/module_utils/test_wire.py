@@ -9,7 +9,6 @@ import asyncio
 import http.server
 import json
 import socketserver
-import ssl
 import threading
 import time
 
@@ -38,29 +37,8 @@ STRAY = reply(
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in (
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
+def clean_environment(no_network_environment):
     transport._TRANSPORTS.clear()
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    trustme = pytest.importorskip("trustme")
-    authority = trustme.CA()
-    ca_path = tmp_path_factory.mktemp("wire") / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_path))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    return {"context": context, "ca": str(ca_path)}
 
 
 def serve(tls, secure, *answers):
