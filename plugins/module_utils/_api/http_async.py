@@ -1,10 +1,11 @@
 # Copyright: cec.cc_gateway contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The session keeper's HTTP transport (aiohttp), for the keeper alone.
+"""The HTTP transport on aiohttp: the session keeper's, and a large batch's through http_bridge.py.
 
 The keeper holds one long-poll open per kept agent: with a thread per agent, 1,000 agents cost 17 ms of CPU per
-poll in lock contention and 19 s to start (docs/benchmarks.md); with aiohttp, 0.5 ms and 3 s. It takes the same
-Route and gives the same Answer and the same failure kinds as http_sync.
+poll in lock contention and 19 s to start (docs/benchmarks.md); with aiohttp, 0.5 ms and 3 s. A batch's exchange
+costs about a third of its CPU through requests. It takes the same Route and gives the same Answer and the same
+failure kinds as http_sync.
 """
 
 from __future__ import annotations

@@ -13,13 +13,15 @@ import pytest
 
 PACKAGE = "ansible_collections.cec.cc_gateway.plugins.module_utils"
 # Loaded on the first failure of an exchange, by cc_gateway_recording_file, or when a task first needs the keeper;
-# the keeper's own code and its transport only by the keeper and the tasks that start it.
+# the keeper's own code and its transport only by the keeper, the tasks that start it and a batch of
+# AIOHTTP_FROM_AGENTS agents or more (with the bridge to that transport).
 ON_DEMAND = {
     "_api.http_failures",
     "_api.download",
     "_state.keeper_process",
     "_state.keeper",
     "_api.http_async",
+    "_api.http_bridge",
 }
 
 
