@@ -6,8 +6,8 @@ Ansible renders templates), on made-up rows of every kind, and the XML it makes 
 from __future__ import annotations
 
 import random
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jinja2
 import pytest

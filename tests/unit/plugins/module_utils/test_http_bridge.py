@@ -240,8 +240,10 @@ def test_an_aiohttp_that_resends_by_itself_is_not_used_and_one_that_classifies_o
     from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_async
 
     class Resending:  # what aiohttp 3.10 has: a resend of idempotent methods, and no switch for it
+        IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
+
         async def _request(self, method):
-            return method in IDEMPOTENT_METHODS  # noqa: F821 (only its compiled names are looked at)
+            return method in self.IDEMPOTENT_METHODS
 
     fake = types.SimpleNamespace(__version__="3.10.11", ClientSession=Resending)
     monkeypatch.setitem(__import__("sys").modules, "aiohttp", fake)
