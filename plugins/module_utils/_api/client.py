@@ -84,6 +84,14 @@ def check_sign_in(password: str, phone_number: str) -> None:
     )
 
 
+def _envelope_fields(envelope: Any) -> Any:
+    """What the envelope check looks at: retcode and message. The rest (result, event) is the operation's to check,
+    and only in an answer that succeeded: a refusal is its retcode, whatever else came with it."""
+    if not isinstance(envelope, dict):
+        return envelope
+    return {key: envelope[key] for key in ("retcode", "message") if key in envelope}
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -283,7 +291,7 @@ class GatewayClient:
                 f"The answer to {target} is not JSON (starts with {snippet!r}).",
             ) from None
         try:
-            schemas.check(envelope, schemas.RESPONSE_ENVELOPE, prefix="response.", parsed=True)
+            schemas.check(_envelope_fields(envelope), schemas.RESPONSE_ENVELOPE, prefix="response.", parsed=True)
         except schemas.SchemaViolation as exc:
             raise ResponseShapeError(f"Unexpected answer to {target}: {exc}") from None
         retcode = envelope["retcode"]
