@@ -291,7 +291,9 @@ class GatewayClient:
                 f"The answer to {target} is not JSON (starts with {snippet!r}).",
             ) from None
         try:
-            schemas.check(_envelope_fields(envelope), schemas.RESPONSE_ENVELOPE, prefix="response.", parsed=True)
+            schemas.check(
+                _envelope_fields(envelope), schemas.RESPONSE_ENVELOPE, prefix="response.", parsed=True
+            )
         except schemas.SchemaViolation as exc:
             raise ResponseShapeError(f"Unexpected answer to {target}: {exc}") from None
         retcode = envelope["retcode"]
