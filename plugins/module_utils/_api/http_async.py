@@ -51,11 +51,14 @@ def aiohttp_missing() -> str | None:
 
 
 def aiohttp_matches_requests() -> bool:
-    """Whether this aiohttp tells failures apart as requests does (a connection timeout, a reset while sending):
-    aiohttp 3.11 and later. Before, the bridge of a large batch is not used (the keeper polls again anyway)."""
+    """Whether this aiohttp can be used and tells failures apart as requests does (a connection timeout, a reset
+    while sending): aiohttp 3.11 and later. Before, the bridge of a large batch is not used (the keeper polls
+    again anyway)."""
+    if aiohttp_missing() is not None:
+        return False
     import aiohttp
 
-    return _release(aiohttp) >= (3, 11) and aiohttp_missing() is None
+    return _release(aiohttp) >= (3, 11)
 
 
 def _release(aiohttp: Any) -> tuple[int, ...]:
@@ -232,9 +235,7 @@ class AsyncTransport:
     async def _classify(self, exc: BaseException, attempts: int) -> TransportError:
         import asyncio
 
-        failure = _classify_async(exc)
-        if failure.kind == "tls" and not self.route.base_url.lower().startswith("https"):
-            failure.kind = "connect"  # reset while connecting, no TLS involved: as http_failures says it
+        failure = _classify_async(exc, self.route.base_url.lower().startswith("https"))
         if not failure.request_sent:
             failure.attempts = attempts
         if not self.probe_scheme:
@@ -255,10 +256,15 @@ class AsyncTransport:
         return probed
 
 
+def backoff_seconds(attempt: int) -> float:
+    """The pause after failed connection attempt number attempt (1 for the first), as urllib3's in http_sync."""
+    return CONNECT_BACKOFF * 2 ** (attempt - 1)
+
+
 async def _backoff(attempt: int) -> None:
     import asyncio
 
-    await asyncio.sleep(CONNECT_BACKOFF * 2 ** (attempt - 1))
+    await asyncio.sleep(backoff_seconds(attempt))
 
 
 def _connection_not_made(exc: BaseException) -> bool:
@@ -323,8 +329,9 @@ def _connector_class() -> Any:
     return DiscardingConnector
 
 
-def _classify_async(exc: BaseException) -> TransportError:
-    """What an aiohttp exception means, in the kinds of http_failures.classify."""
+def _classify_async(exc: BaseException, https: bool) -> TransportError:
+    """What an aiohttp exception means, in the kinds of http_failures.classify. A connection reset or broken off
+    while connecting is "tls" over https, "connect" without TLS, as there."""
     import asyncio
 
     import aiohttp
@@ -339,13 +346,14 @@ def _classify_async(exc: BaseException) -> TransportError:
         return TransportError("url", reason, request_sent=False)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
         return TransportError("proxy", reason, request_sent=False)
+    cut_off = "tls" if https else "connect"
     if isinstance(exc, aiohttp.ClientConnectorSSLError):
-        return TransportError("tls", reason, request_sent=False)
+        return TransportError(cut_off, reason, request_sent=False)
     if isinstance(exc, aiohttp.ClientConnectorError):
         if any(isinstance(cause, ConnectionRefusedError) for cause in found):
             return TransportError("refused", reason, request_sent=False)
         if any(isinstance(cause, (ssl.SSLError, ConnectionResetError)) for cause in found):
-            return TransportError("tls", reason, request_sent=False)
+            return TransportError(cut_off, reason, request_sent=False)
         return TransportError("connect", reason, request_sent=False)
     if isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())):  # aiohttp 3.10 and later
         return TransportError("connect_timeout", reason or "timed out", request_sent=False)

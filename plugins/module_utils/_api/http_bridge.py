@@ -19,9 +19,11 @@ import threading
 from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import TransportError
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import AsyncTransport
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import (
+    AsyncTransport,
+    backoff_seconds,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync import (
-    CONNECT_BACKOFF,
     CONNECT_RETRIES,
     Answer,
     transport_for,
@@ -31,6 +33,8 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import R
 # Beyond aiohttp's own limits on the exchange: the loop is late, never the gateway.
 WAIT_SLACK = 5.0
 CLOSE_WAIT = 10.0
+ATTEMPTS = CONNECT_RETRIES + 1
+BACKOFFS = sum(backoff_seconds(attempt) for attempt in range(1, ATTEMPTS))
 
 
 class LoopTransport:
@@ -66,10 +70,8 @@ class LoopTransport:
             connect_retries=CONNECT_RETRIES,
         )
         future = asyncio.run_coroutine_threadsafe(exchange, self._loop)
-        attempts = CONNECT_RETRIES + 1
-        backoffs = sum(CONNECT_BACKOFF * 2**attempt for attempt in range(CONNECT_RETRIES))
         try:
-            return future.result(attempts * (connect_timeout + answer_timeout) + backoffs + WAIT_SLACK)
+            return future.result(ATTEMPTS * (connect_timeout + answer_timeout) + BACKOFFS + WAIT_SLACK)
         except concurrent.futures.TimeoutError:
             if not future.cancel() and future.done():
                 return future.result()  # it ended as the wait did: its answer (a GUID, maybe) is not lost
@@ -103,10 +105,9 @@ def bridge_for(route: Route, pool_size: int = 10) -> LoopTransport | None:
     cannot run TLS inside the proxy's TLS)."""
     from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import (
         aiohttp_matches_requests,
-        aiohttp_missing,
     )
 
-    if aiohttp_missing() or not aiohttp_matches_requests():
+    if not aiohttp_matches_requests():
         return None
     if sys.version_info < (3, 11) and (route.proxy or "").lower().startswith("https"):
         return None
