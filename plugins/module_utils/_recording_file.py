@@ -10,13 +10,9 @@ An existing dest is not fetched again unless force is set.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import secrets
-import stat
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import retcodes, schemas
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.client import (
@@ -30,27 +26,15 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.download impor
     recording_file_target,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._batch import AgentTask, TaskRequest
+from ansible_collections.cec.cc_gateway.plugins.module_utils._dest import (
+    ExistingFile,
+    PartFile,
+    existing_dest,
+    file_mode,
+    mode_text,
+    set_mode,
+)
 from ansible_collections.cec.cc_gateway.plugins.module_utils._session import AgentSession, Credentials
-
-# The temporary file: .<dest's name>.<random>.part in dest's directory.
-PART_SUFFIX = ".part"
-PART_NAME_BASE_MAX = 200
-PART_ATTEMPTS = 100
-READ_PIECE = 1024 * 1024
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-
-
-def file_mode(value: Any) -> int:
-    """The permission bits of a mode as the task gives it: an octal string ('0600') or a number (0o600)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return int(str(value), 8)
-
-
-def mode_text(mode: int) -> str:
-    return f"{mode:04o}"
 
 
 @dataclass
@@ -99,166 +83,6 @@ class RecordingFileRequest(TaskRequest):
 def validate(request: RecordingFileRequest, max_agent_id: int | None = None) -> None:
     """Check the arguments against their schema; raises SchemaViolation naming the options."""
     schemas.check(request.arguments(), schemas.limited(schemas.RECORDING_FILE_ARGUMENTS, max_agent_id))
-
-
-# -- dest on the host that runs the task
-
-
-@dataclass(frozen=True)
-class ExistingFile:
-    size: int
-    sha256: str
-    mode: int
-
-
-def _directory_of(dest: str) -> str:
-    return os.path.dirname(dest) or "/"
-
-
-def existing_dest(dest: str) -> ExistingFile | None:
-    """What is at dest now: None when nothing; raises GatewayError for a dest that cannot be written or must not
-    be (a symlink is neither followed nor replaced, nor is a directory or a device). Reads, changes nothing."""
-    directory = _directory_of(dest)
-    try:
-        info = os.stat(directory)
-    except FileNotFoundError:
-        raise GatewayError(
-            f"dest: the directory {directory} does not exist; create it first (ansible.builtin.file with "
-            "state: directory), or point dest into an existing one."
-        ) from None
-    except OSError as exc:
-        raise GatewayError(f"dest: the directory {directory} cannot be used: {exc.strerror}.") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise GatewayError(f"dest: {directory} is not a directory, so {dest} cannot be made.")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise GatewayError(
-            f"dest: the directory {directory} is not writable by this user, so {dest} cannot be made."
-        )
-    try:
-        info = os.lstat(dest)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise GatewayError(f"dest: {dest} cannot be used: {exc.strerror}.") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise GatewayError(
-            f"dest: {dest} is a symbolic link; it is neither followed nor replaced. Remove it, or give the path "
-            "of the file itself."
-        )
-    if stat.S_ISDIR(info.st_mode):
-        raise GatewayError(
-            f"dest: {dest} is a directory; give the path of the file to write, such as {dest.rstrip('/')}/"
-            "recording.V3."
-        )
-    if not stat.S_ISREG(info.st_mode):
-        raise GatewayError(f"dest: {dest} exists and is not a regular file; it is not replaced.")
-    return _read_existing(dest)
-
-
-def _read_existing(dest: str) -> ExistingFile:
-    try:
-        fd = os.open(dest, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
-    except OSError as exc:
-        raise GatewayError(f"dest: {dest} exists but cannot be read: {exc.strerror}.") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise GatewayError(f"dest: {dest} exists and is not a regular file; it is not replaced.")
-        digest = hashlib.sha256()
-        size = 0
-        while True:
-            piece = os.read(fd, READ_PIECE)
-            if not piece:
-                break
-            digest.update(piece)
-            size += len(piece)
-        return ExistingFile(size, digest.hexdigest(), stat.S_IMODE(info.st_mode))
-    finally:
-        os.close(fd)
-
-
-def set_mode(dest: str, mode: int) -> None:
-    """Give the regular file at dest (never a symlink's target) the mode."""
-    fd = os.open(dest, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
-    try:
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-
-
-class PartFile:
-    """The download's temporary file beside dest (so that renaming it onto dest is atomic): created exclusively
-    (O_EXCL: never through a symlink or onto anything that exists), owner-only, under a name nobody can guess;
-    removed unless committed."""
-
-    def __init__(self, dest: str) -> None:
-        self.dest = dest
-        self.directory = _directory_of(dest)
-        self.path: str | None = None
-        self.fd: int | None = None
-
-    def open(self) -> Callable[[bytes], None]:
-        """A new, empty temporary file (one an earlier attempt left is removed); its writer."""
-        self.discard()
-        base = os.path.basename(self.dest)[:PART_NAME_BASE_MAX]
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-        for _attempt in range(PART_ATTEMPTS):
-            path = os.path.join(self.directory, f".{base}.{secrets.token_hex(8)}{PART_SUFFIX}")
-            try:
-                fd = os.open(path, flags, 0o600)
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise GatewayError(
-                    f"dest: no temporary file can be made in {self.directory}: {exc.strerror}."
-                ) from None
-            self.fd, self.path = fd, path
-            return self.write
-        raise GatewayError(
-            f"dest: no free name for a temporary file in {self.directory} ({PART_ATTEMPTS} tried)."
-        )
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self.fd, view)  # type: ignore[arg-type]
-            except OSError as exc:
-                raise GatewayError(f"dest: writing {self.path} failed: {exc.strerror}.") from None
-            view = view[written:]
-
-    def commit(self, mode: int) -> None:
-        """The mode, the bytes on disk, then the rename onto dest (which replaces a file there, and would
-        replace a symlink itself, never its target)."""
-        if self.fd is None or self.path is None:
-            raise GatewayError("dest: the download left no file to move into place.")
-        try:
-            os.fchmod(self.fd, mode)
-            os.fsync(self.fd)
-            os.close(self.fd)
-            self.fd = None
-            os.replace(self.path, self.dest)
-        except OSError as exc:
-            raise GatewayError(
-                f"dest: moving the download onto {self.dest} failed: {exc.strerror}."
-            ) from None
-        self.path = None
-        with contextlib.suppress(OSError):
-            directory = os.open(self.directory, os.O_RDONLY | _CLOEXEC)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-
-    def discard(self) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = None
-        if self.path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-            self.path = None
 
 
 # -- the manager

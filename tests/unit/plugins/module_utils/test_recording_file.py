@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible_collections.cec.cc_gateway.plugins.module_utils import _recording_file
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _dest
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import client as client_module
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api import http_sync
 from ansible_collections.cec.cc_gateway.plugins.module_utils._options import (
@@ -347,7 +347,7 @@ def test_a_symlink_planted_at_the_temporary_name_is_not_followed(tmp_path, out, 
     victim = tmp_path / "victim"
     victim.write_bytes(b"do not touch")
     names = iter(["planted", "planted", "free"])
-    monkeypatch.setattr(_recording_file.secrets, "token_hex", lambda _size: next(names))
+    monkeypatch.setattr(_dest.secrets, "token_hex", lambda _size: next(names))
     planted = out / ".186.V3.planted.part"
     planted.symlink_to(victim)
     body = audio(3000)
