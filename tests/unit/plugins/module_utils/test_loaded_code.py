@@ -57,3 +57,8 @@ def test_the_recording_file_task_loads_the_download_and_nothing_else_on_demand()
 
 def test_tasks_that_use_the_keeper_load_its_process_control():
     assert "_state.keeper_process" in loaded_after_importing("_signin")
+
+
+def test_the_campaign_report_loads_no_client_code():
+    loaded = loaded_after_importing("_campaign_report")
+    assert loaded == {"_api", "_api.errors", "_api.retcodes", "_campaign_report", "_dest"}, sorted(loaded)

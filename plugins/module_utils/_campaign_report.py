@@ -1,0 +1,273 @@
+# Copyright: cec.cc_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What cec.cc_gateway.campaign_report means: a campaign's two reports (the JSON document and its JUnit XML)
+written on the host that runs the task, each whole or not at all; or, before a campaign, the check that they
+can be written there (their directory made owner-only when missing, and taking a new file).
+
+The JUnit XML is made here too, in one pass, for the filter cec.cc_gateway.campaign_junit as well."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import GatewayError
+from ansible_collections.cec.cc_gateway.plugins.module_utils._dest import (
+    ExistingFile,
+    PartFile,
+    existing_dest,
+    file_mode,
+    mode_text,
+    set_mode,
+)
+
+STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Characters XML 1.0 does not allow in a document: dropped.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+QUOTES = {'"': "&#34;", "'": "&#39;"}
+DIRECTORY_MODE = 0o700
+PROBE_PREFIX = ".cc-campaign-check."
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "path": {"type": "path", "required": True},
+    "junit_path": {"type": "path"},
+    "state": {"type": "str", "choices": ["present", "writable"], "default": "present"},
+    "summary": {"type": "dict"},
+    "agents": {"type": "list", "elements": "dict"},
+    "mode": {"type": "raw", "default": "0644"},
+}
+SPEC_OPTIONS: dict[str, Any] = {"required_if": [["state", "present", ["summary", "agents"]]]}
+
+
+def campaign_report(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """The task: write the reports (state present) or check that they can be written (state writable)."""
+    paths = {
+        "path": params["path"],
+        "junit_path": params.get("junit_path") or default_junit_path(params["path"]),
+    }
+    if os.path.normpath(paths["junit_path"]) == os.path.normpath(paths["path"]):
+        raise GatewayError(
+            f"junit_path: {paths['junit_path']} is the JSON report's path too; give the XML report a path of its own."
+        )
+    result: dict[str, Any] = dict(paths)
+    if params.get("state") == "writable":
+        made = check_writable(paths, check_mode)
+        return {**result, "changed": made, "directory_made": made}
+    changed = write_reports(
+        paths, params["summary"], params["agents"], _mode(params.get("mode", "0644")), check_mode
+    )
+    return {
+        **result,
+        "changed": any(changed.values()),
+        "written": [paths[name] for name in changed if changed[name]],
+    }
+
+
+def _mode(value: Any) -> int:
+    try:
+        mode = file_mode(value)
+    except (TypeError, ValueError):
+        mode = -1
+    if not 0 <= mode <= 0o7777:
+        raise GatewayError(f"mode: must be an octal mode such as '0644' (a string) or 0o644, not {value!r}.")
+    return mode
+
+
+# -- the documents
+
+
+def report_json(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
+    """The JSON report: the summary's keys in their order, then the agents' rows; as ansible-core's
+    to_nice_json(indent=2, sort_keys=false) writes it, with a final newline."""
+    return json.dumps({**summary, "agents": list(rows)}, indent=2, separators=(",", ": ")) + "\n"
+
+
+def junit_xml(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
+    """The JUnit XML report of a campaign's rows (campaign_rows): one testsuite per runner, in the runners'
+    order by name, one testcase per agent, a failure element for each failed agent. Raises ValueError for a
+    row whose times are not the role's time stamps."""
+    by_runner: dict[Any, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_runner.setdefault(row.get("runner"), []).append(row)
+    totals = summary["totals"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name="cec.cc_gateway.campaign" tests="{_text(totals.get("agents"))}" failures='
+        f'"{_text(totals.get("failed"))}" errors="0" timestamp="{_text(summary.get("generated_at"))}">',
+    ]
+    for runner in sorted(by_runner, key=_sort_key):
+        lines.extend(_suite(runner, by_runner[runner]))
+    lines.append("</testsuites>")
+    return "\n".join(lines) + "\n"
+
+
+def _suite(runner: Any, rows: list[Mapping[str, Any]]) -> list[str]:
+    name = _text(runner)
+    failed = sum(1 for row in rows if row.get("outcome") == "failed")
+    lines = [
+        f'  <testsuite name="{name}" hostname="{name}" tests="{len(rows)}" failures="{failed}" errors="0"'
+        ' skipped="0">'
+    ]
+    for row in rows:
+        agent = _plain(row.get("agent_id"))
+        lines.append(f'    <testcase classname="{name}" name="agent {agent}" time="{_seconds(row)}">')
+        if row.get("outcome") == "failed":
+            step, message = row.get("step"), row.get("message")
+            lines.append(
+                f'      <failure type="{_text(step)}" message="{_text(f"{step}: {message}")}">'
+                f"agent {agent} failed at {_text(step)}: {_text(message)}</failure>"
+            )
+        out = [f"task_id: {_text(row.get('task_id'))}", f"file_name: {_text(row.get('file_name'))}"]
+        out += [f"started_at: {_text(row.get('started_at'))}", f"stopped_at: {_text(row.get('stopped_at'))}"]
+        if "file_size" in row:
+            out += [
+                f"{key}: {_text(row.get(key))}"
+                for key in ("begin_time", "end_time", "file", "file_size", "file_checksum")
+            ]
+        passed = f"; {_text(row.get('message'))}" if row.get("outcome") == "passed" else ""
+        lines.append(f"      <system-out>{'; '.join(out)}{passed}</system-out>")
+        lines.append("    </testcase>")
+    lines.append("  </testsuite>")
+    return lines
+
+
+def _plain(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _text(value: Any) -> str:
+    """value as XML text or attribute value: None as nothing, what XML 1.0 does not allow dropped, escaped."""
+    return escape(NOT_XML.sub("", _plain(value)), QUOTES)
+
+
+def _seconds(row: Mapping[str, Any]) -> str:
+    started, stopped = row.get("started_at"), row.get("stopped_at")
+    if not (started and stopped):
+        return "0.000"
+    try:
+        took = datetime.strptime(str(stopped), STAMP) - datetime.strptime(str(started), STAMP)
+    except ValueError as exc:
+        raise ValueError(f"agent {row.get('agent_id')}: {exc}") from None
+    return f"{took.total_seconds():.3f}"
+
+
+def _sort_key(runner: Any) -> tuple[bool, str]:
+    return (runner is None, _plain(runner))
+
+
+# -- on disk
+
+
+def default_junit_path(path: str) -> str:
+    """The JUnit XML report beside the JSON one: its path without .json, with .xml."""
+    return re.sub(r"\.json$", "", path) + ".xml"
+
+
+def write_reports(
+    paths: dict[str, str],
+    summary: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    mode: int,
+    check: bool,
+) -> dict[str, bool]:
+    """Write each report (option name: its path) whose bytes or mode differ from what is there; per option,
+    whether it changed (would change, in check mode). Both paths are checked before either is written."""
+    if not isinstance(summary.get("totals"), Mapping):
+        raise GatewayError("summary: must be the campaign's summary, with its totals (a dictionary).")
+    try:
+        texts = {"path": report_json(summary, rows), "junit_path": junit_xml(rows, summary)}
+    except ValueError as exc:
+        raise GatewayError(f"agents: {exc}") from None
+    existing = {option: existing_dest(path, option, os.path.basename(path)) for option, path in paths.items()}
+    changed = {}
+    for option, path in paths.items():
+        data = texts[option].encode("utf-8")
+        changed[option] = _differs(existing[option], data, mode)
+        if changed[option] and not check:
+            _replace(path, option, data, mode, existing[option])
+    return changed
+
+
+def _differs(existing: ExistingFile | None, data: bytes, mode: int) -> bool:
+    if existing is None:
+        return True
+    return existing.sha256 != hashlib.sha256(data).hexdigest() or existing.mode != mode
+
+
+def _replace(path: str, option: str, data: bytes, mode: int, existing: ExistingFile | None) -> None:
+    if existing is not None and existing.sha256 == hashlib.sha256(data).hexdigest():
+        try:
+            set_mode(path, mode)
+        except OSError as exc:
+            raise GatewayError(
+                f"{option}: the mode of {path} cannot be set to {mode_text(mode)}: {exc.strerror}."
+            ) from None
+        return
+    part = PartFile(path, option)
+    try:
+        part.open()(data)
+        part.commit(mode)
+    finally:
+        part.discard()
+
+
+def check_writable(paths: dict[str, str], check: bool) -> bool:
+    """Before a campaign: the reports' directory exists, or is made owner-only (with its missing parents), and
+    takes a new file; neither report is a symlink, a directory or a device. Whether a directory was made (would
+    be, in check mode: then nothing is made nor probed)."""
+    directory = os.path.dirname(paths["path"]) or "."
+    made = _make_directory(directory, check)
+    if check and made:
+        return True
+    for option, path in paths.items():
+        existing_dest(path, option, os.path.basename(path))
+    _probe(directory)
+    return made
+
+
+def _make_directory(directory: str, check: bool) -> bool:
+    missing = []
+    current = os.path.abspath(directory)
+    while not os.path.lexists(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    if not missing or check:
+        return bool(missing)
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, DIRECTORY_MODE)
+            # The mode as asked, whatever the umask; on the directory just made, never through a symlink.
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.fchmod(fd, DIRECTORY_MODE)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise GatewayError(
+                f"path: its directory {directory} is missing and could not be made: {exc.strerror} ({path})."
+            ) from None
+    return True
+
+
+def _probe(directory: str) -> None:
+    name = os.path.join(directory, f"{PROBE_PREFIX}{secrets.token_hex(8)}")
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise GatewayError(
+            f"path: its directory {directory} does not take a new file: {exc.strerror}."
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
