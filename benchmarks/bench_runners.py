@@ -53,6 +53,7 @@ STEPS = {
     "Sum the run up": "reports",
     "Write the JSON report": "reports",
     "Write the JUnit XML report": "reports",
+    "Write the JSON and the JUnit XML report": "reports",
 }
 
 
