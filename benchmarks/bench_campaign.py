@@ -3,7 +3,9 @@
   1. ansible.builtin.uri, two looped tasks (sign in, record) — what users write today (N=20 only: slow);
   2. cec.cc_gateway.cc_gateway_record in a loop: over agents;
   3. cec.cc_gateway.cc_gateway_record batch form (agents: [...], max_concurrency);
-  4. a raw requests script doing the same HTTP requests with the same concurrency — the floor.
+  4. a raw requests script doing the same HTTP requests with the same concurrency — the floor;
+and, where uri runs, the loop's own cost in ansible-core: the same loop over ansible.builtin.debug with the same
+options, which bounds what any module's loop can reach against uri.
 
 It starts its own simulator (HTTPS on 127.0.0.1, a free port), resets it between runs, and checks through
 the simulator's admin API that every agent really records once. Task time is the wall time of
@@ -113,6 +115,22 @@ LOOP = (
         agent_id: "{{ item }}"
         password: "{{ password }}"
         phone_number: "70{{ item }}"
+      loop: "{{ agent_ids }}"
+"""
+)
+
+# Ansible's own share of the loop: the loop task's options templated per item and a result per item, in an
+# action with nothing to do. No module's loop can be faster, so uri/(this) is the most "uri/loop" can reach.
+ANSIBLE_LOOP = (
+    PLAY_HEAD
+    + """    - name: The same loop with no module (ansible-core's share)
+      ansible.builtin.debug:
+        msg:
+          gateway_url: "{{ url }}"
+          ca_path: "{{ ca }}"
+          agent_id: "{{ item }}"
+          password: "{{ password }}"
+          phone_number: "70{{ item }}"
       loop: "{{ agent_ids }}"
 """
 )
@@ -242,6 +260,7 @@ def main() -> None:
 
 
 Row = tuple[float, float]  # (task seconds, task CPU seconds)
+ANSIBLE_SHARE = "loop with no module (debug)"
 
 
 def measure(
@@ -265,6 +284,9 @@ def measure(
             admin.reset()
             runs[("this build", size, "uri (2 tasks)")] = [run_playbook(work, "uri", URI, variables)]
             check_recording(admin, ids, "uri")
+            for _round in range(args.repeat):
+                measured = run_playbook(work, "ansible_loop", ANSIBLE_LOOP, variables)
+                runs.setdefault(("this build", size, ANSIBLE_SHARE), []).append(measured)
         for label, text in (("cc_gateway_record loop", LOOP), ("cc_gateway_record batch", BATCH)):
             for round_number in range(args.repeat):
                 noops.append(run_playbook(work, "noop", NOOP, common))
@@ -294,7 +316,7 @@ def measure(
         task = max(min(wall for wall, _cpu, _rss in measured) - startup, 0.001)
         cpu = max(min(cpu for _wall, cpu, _rss in measured) - startup_cpu, 0.001)
         rows[(build, size, label)] = (task, cpu)
-        name = label if build == "this build" or label.startswith("uri") else f"{label} [{build}]"
+        name = label if build == "this build" else f"{label} [{build}]"
         rss = max(rss for _wall, _cpu, rss in measured)
         print(f"{size:>5}  {name:<40} {task:>8.2f} {1000 * task / size:>9.2f} {cpu:>7.2f} {rss:>11.0f}")
         if label == "cc_gateway_record batch" and build == list(builds)[-1]:
@@ -312,6 +334,12 @@ def print_ratios(rows: dict[tuple[str, int, str], Row], sizes: list[int], builds
     for size in sizes:
         uri = rows.get(("this build", size, "uri (2 tasks)"))
         floor = rows[("this build", size, "raw requests floor")]
+        share = rows.get(("this build", size, ANSIBLE_SHARE))
+        if uri and share:
+            print(
+                f"N={size}: uri/(the loop with no module) = {uri[0] / share[0]:.0f}x, the most uri/loop can reach "
+                f"on this ansible-core; the loop's own {1000 * share[0] / size:.2f} ms per agent"
+            )
         for build in builds:
             loop = rows[(build, size, "cc_gateway_record loop")]
             batch = rows[(build, size, "cc_gateway_record batch")]

@@ -9,11 +9,11 @@ The JUnit XML is made here too, in one pass, for the filter cec.cc_gateway.campa
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,10 +21,10 @@ from xml.sax.saxutils import escape
 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import GatewayError
 from ansible_collections.cec.cc_gateway.plugins.module_utils._dest import (
-    ExistingFile,
     PartFile,
-    existing_dest,
+    checked_dest,
     file_mode,
+    holds_exactly,
     mode_text,
     set_mode,
 )
@@ -49,11 +49,15 @@ SPEC_OPTIONS: dict[str, Any] = {"required_if": [["state", "present", ["summary",
 
 def campaign_report(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """The task: write the reports (state present) or check that they can be written (state writable)."""
+    if not params.get("path"):
+        raise GatewayError(
+            "path: must not be empty; give the path of the JSON report, such as reports/campaign.json."
+        )
     paths = {
         "path": params["path"],
         "junit_path": params.get("junit_path") or default_junit_path(params["path"]),
     }
-    if os.path.normpath(paths["junit_path"]) == os.path.normpath(paths["path"]):
+    if os.path.abspath(paths["junit_path"]) == os.path.abspath(paths["path"]):
         raise GatewayError(
             f"junit_path: {paths['junit_path']} is the JSON report's path too; give the XML report a path of its own."
         )
@@ -86,8 +90,20 @@ def _mode(value: Any) -> int:
 
 def report_json(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
     """The JSON report: the summary's keys in their order, then the agents' rows; as ansible-core's
-    to_nice_json(indent=2, sort_keys=false) writes it, with a final newline."""
-    return json.dumps({**summary, "agents": list(rows)}, indent=2, separators=(",", ": ")) + "\n"
+    to_nice_json(indent=2, sort_keys=false) writes it (dates and times as ISO 8601 text), with a final newline."""
+    document = {**summary, "agents": list(rows)}
+    return json.dumps(document, cls=_json_encoder(), indent=2, separators=(",", ": ")) + "\n"
+
+
+def _json_encoder() -> Any:
+    """ansible-core's encoder of task data, the one its to_json filters use."""
+    try:
+        from ansible.module_utils.common.json import get_encoder  # ansible-core 2.19 and later
+    except ImportError:
+        from ansible.module_utils.common.json import AnsibleJSONEncoder
+
+        return AnsibleJSONEncoder
+    return get_encoder("tagless")
 
 
 def junit_xml(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
@@ -186,24 +202,22 @@ def write_reports(
         texts = {"path": report_json(summary, rows), "junit_path": junit_xml(rows, summary)}
     except ValueError as exc:
         raise GatewayError(f"agents: {exc}") from None
-    existing = {option: existing_dest(path, option, os.path.basename(path)) for option, path in paths.items()}
+    except TypeError as exc:
+        raise GatewayError(f"summary or agents: a value cannot be written as JSON: {exc}.") from None
+    found = {option: checked_dest(path, option, os.path.basename(path)) for option, path in paths.items()}
     changed = {}
     for option, path in paths.items():
         data = texts[option].encode("utf-8")
-        changed[option] = _differs(existing[option], data, mode)
+        info = found[option]
+        same_bytes = info is not None and holds_exactly(path, data, option)
+        changed[option] = not same_bytes or stat.S_IMODE(info.st_mode) != mode  # type: ignore[union-attr]
         if changed[option] and not check:
-            _replace(path, option, data, mode, existing[option])
+            _replace(path, option, data, mode, same_bytes)
     return changed
 
 
-def _differs(existing: ExistingFile | None, data: bytes, mode: int) -> bool:
-    if existing is None:
-        return True
-    return existing.sha256 != hashlib.sha256(data).hexdigest() or existing.mode != mode
-
-
-def _replace(path: str, option: str, data: bytes, mode: int, existing: ExistingFile | None) -> None:
-    if existing is not None and existing.sha256 == hashlib.sha256(data).hexdigest():
+def _replace(path: str, option: str, data: bytes, mode: int, same_bytes: bool) -> None:
+    if same_bytes:
         try:
             set_mode(path, mode)
         except OSError as exc:
@@ -220,20 +234,28 @@ def _replace(path: str, option: str, data: bytes, mode: int, existing: ExistingF
 
 
 def check_writable(paths: dict[str, str], check: bool) -> bool:
-    """Before a campaign: the reports' directory exists, or is made owner-only (with its missing parents), and
+    """Before a campaign: each report's directory exists, or is made owner-only (with its missing parents), and
     takes a new file; neither report is a symlink, a directory or a device. Whether a directory was made (would
-    be, in check mode: then nothing is made nor probed)."""
-    directory = os.path.dirname(paths["path"]) or "."
-    made = _make_directory(directory, check)
-    if check and made:
-        return True
+    be). In check mode nothing is made nor written: an existing directory must be writable by this user."""
+    made = False
+    probed: set[str] = set()
     for option, path in paths.items():
-        existing_dest(path, option, os.path.basename(path))
-    _probe(directory)
+        directory = os.path.dirname(path) or "."
+        missing = _missing_directories(directory)
+        made = made or bool(missing)
+        if check and missing:
+            continue
+        for new in missing:
+            _make_directory(new, directory, option)
+        checked_dest(path, option, os.path.basename(path))
+        if not check and os.path.abspath(directory) not in probed:
+            _probe(directory, option)
+            probed.add(os.path.abspath(directory))
     return made
 
 
-def _make_directory(directory: str, check: bool) -> bool:
+def _missing_directories(directory: str) -> list[str]:
+    """The directories to make for directory to exist, outermost first."""
     missing = []
     current = os.path.abspath(directory)
     while not os.path.lexists(current):
@@ -242,31 +264,31 @@ def _make_directory(directory: str, check: bool) -> bool:
         if parent == current:
             break
         current = parent
-    if not missing or check:
-        return bool(missing)
-    for path in reversed(missing):
+    return missing[::-1]
+
+
+def _make_directory(path: str, directory: str, option: str) -> None:
+    try:
+        os.mkdir(path, DIRECTORY_MODE)
+        # The mode as asked, whatever the umask; on the directory just made, never through a symlink.
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
-            os.mkdir(path, DIRECTORY_MODE)
-            # The mode as asked, whatever the umask; on the directory just made, never through a symlink.
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                os.fchmod(fd, DIRECTORY_MODE)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise GatewayError(
-                f"path: its directory {directory} is missing and could not be made: {exc.strerror} ({path})."
-            ) from None
-    return True
+            os.fchmod(fd, DIRECTORY_MODE)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise GatewayError(
+            f"{option}: its directory {directory} is missing and could not be made: {exc.strerror} ({path})."
+        ) from None
 
 
-def _probe(directory: str) -> None:
+def _probe(directory: str, option: str) -> None:
     name = os.path.join(directory, f"{PROBE_PREFIX}{secrets.token_hex(8)}")
     try:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise GatewayError(
-            f"path: its directory {directory} does not take a new file: {exc.strerror}."
+            f"{option}: its directory {directory} does not take a new file: {exc.strerror}."
         ) from None
     os.close(fd)
     with contextlib.suppress(FileNotFoundError):

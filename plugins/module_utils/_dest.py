@@ -7,6 +7,7 @@ temporary file beside it, created exclusively and owner-only, then renamed into 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -49,16 +50,23 @@ def _directory_of(dest: str) -> str:
 
 
 def existing_dest(dest: str, option: str = "dest", example: str = "recording.V3") -> ExistingFile | None:
-    """What is at dest now: None when nothing; raises GatewayError (naming the option that gave dest) for a dest
-    that cannot be written or must not be (a symlink is neither followed nor replaced, nor is a directory or a
-    device). Reads, changes nothing."""
+    """What is at dest now, with its SHA-256: None when nothing; raises GatewayError as checked_dest does."""
+    if checked_dest(dest, option, example) is None:
+        return None
+    return _read_existing(dest, option)
+
+
+def checked_dest(dest: str, option: str = "dest", example: str = "recording.V3") -> os.stat_result | None:
+    """What is at dest now (its lstat), None when nothing; raises GatewayError (naming the option that gave dest)
+    for a dest that cannot be written or must not be (a symlink is neither followed nor replaced, nor is a
+    directory or a device). Reads nothing of the file, changes nothing."""
     directory = _directory_of(dest)
     try:
         info = os.stat(directory)
     except FileNotFoundError:
         raise GatewayError(
             f"{option}: the directory {directory} does not exist; create it first (ansible.builtin.file with "
-            "state: directory), or point dest into an existing one."
+            f"state: directory), or point {option} into an existing one."
         ) from None
     except OSError as exc:
         raise GatewayError(f"{option}: the directory {directory} cannot be used: {exc.strerror}.") from None
@@ -86,7 +94,29 @@ def existing_dest(dest: str, option: str = "dest", example: str = "recording.V3"
         )
     if not stat.S_ISREG(info.st_mode):
         raise GatewayError(f"{option}: {dest} exists and is not a regular file; it is not replaced.")
-    return _read_existing(dest, option)
+    return info
+
+
+def holds_exactly(dest: str, data: bytes, option: str = "dest") -> bool:
+    """Whether the regular file at dest holds data and nothing else; reads at most len(data) + 1 bytes of it, so
+    a huge file (a planted sparse one, say) costs no more than a small one."""
+    try:
+        fd = os.open(dest, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
+    except OSError as exc:
+        raise GatewayError(f"{option}: {dest} exists but cannot be read: {exc.strerror}.") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise GatewayError(f"{option}: {dest} exists and is not a regular file; it is not replaced.")
+        if info.st_size != len(data):
+            return False
+        pieces, left = [], len(data) + 1
+        while left > 0 and (piece := os.read(fd, min(left, READ_PIECE))):
+            pieces.append(piece)
+            left -= len(piece)
+        return b"".join(pieces) == data
+    finally:
+        os.close(fd)
 
 
 def _read_existing(dest: str, option: str) -> ExistingFile:
@@ -112,9 +142,12 @@ def _read_existing(dest: str, option: str) -> ExistingFile:
 
 
 def set_mode(dest: str, mode: int) -> None:
-    """Give the regular file at dest (never a symlink's target) the mode."""
+    """Give the regular file at dest (never a symlink's target, nor what was put in its place since it was
+    looked at, unless a regular file) the mode; raises OSError."""
     fd = os.open(dest, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "it is no longer a regular file")
         os.fchmod(fd, mode)
     finally:
         os.close(fd)

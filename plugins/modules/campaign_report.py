@@ -17,12 +17,12 @@ description:
     renamed into place, so a reader never sees half a report. A report whose bytes and mode are already as
     wanted is left alone. A report path that is a symbolic link, a directory or a device is refused, and both
     paths are checked before either file is written.
-  - With O(state=writable), before a campaign, it writes nothing that stays; the reports' directory is made
+  - With O(state=writable), before a campaign, it writes nothing that stays; each report's directory is made
     when it is missing (with its missing parents, each owner-only, C(0700)), a new file is made in it and
     removed again, and both paths are checked as above, so that a campaign does not run to its end to find it
-    cannot write its reports.
+    cannot write its reports. An existing report is not read then, however large.
   - The role C(cec.cc_gateway.campaign) writes its reports with this module, in the controller's process,
-    about two seconds less per campaign than C(ansible.builtin.copy) twice.
+    about two seconds less per campaign than C(ansible.builtin.copy) twice and the checks it replaces.
   - It sends nothing to any gateway; it takes none of the connection options.
 author:
   - cec.cc_gateway maintainers (@cec-collections)
@@ -33,7 +33,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Writes and makes nothing; says whether a report would be written (or its directory made).
+      - Writes and makes nothing, not even the probe file of O(state=writable) (an existing directory must then
+        be writable by the user); says whether a report would be written, or a directory made.
   diff_mode:
     support: none
   platform:
@@ -51,13 +52,14 @@ attributes:
 options:
   path:
     description:
-      - Path of the JSON report. A relative path is relative to the directory C(ansible-playbook) runs in.
+      - Path of the JSON report; must not be empty. A relative path is relative to the working directory of the
+        process that writes it; on the controller, the directory C(ansible-playbook) runs in.
     type: path
     required: true
   junit_path:
     description:
       - Path of the JUnit XML report. The default is O(path) without a final C(.json), with C(.xml).
-      - Must not be O(path).
+      - Must not be O(path). Its directory may differ from O(path)'s; O(state=writable) checks (and makes) both.
     type: path
   state:
     description:
@@ -89,6 +91,10 @@ options:
     default: '0644'
 notes:
   - The reports hold no password; the role's rows carry agent IDs, task IDs, file names, times and messages.
+  - The result's C(invocation) gives the number of O(agents) rows, not the rows themselves (the reports hold
+    them), so that verbose output does not carry a campaign's whole report a second time.
+  - Dates and times in O(summary) or O(agents) are written as ISO 8601 text, as C(ansible.builtin.to_json)
+    writes them.
 seealso:
   - plugin: cec.cc_gateway.campaign_junit
     plugin_type: filter

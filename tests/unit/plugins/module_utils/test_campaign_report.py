@@ -6,6 +6,7 @@ FIFO, a rerun that changes nothing, and the check before a campaign (the directo
 
 from __future__ import annotations
 
+import datetime
 import os
 import random
 import stat
@@ -13,6 +14,7 @@ import threading
 
 import pytest
 from ansible.plugins.filter.core import to_nice_json
+from ansible_collections.cec.cc_gateway.plugins.module_utils import _dest
 from ansible_collections.cec.cc_gateway.plugins.module_utils._campaign_report import (
     PROBE_PREFIX,
     campaign_report,
@@ -68,6 +70,19 @@ def test_the_json_report_is_what_to_nice_json_wrote(seed):
     summary, rows = campaign(random.Random(seed), 30)
     expected = to_nice_json({**summary, "agents": rows}, indent=2, sort_keys=False) + "\n"
     assert report_json(summary, rows) == expected
+
+
+def test_dates_and_times_are_written_as_to_nice_json_writes_them(tmp_path):
+    (tmp_path / "reports").mkdir()
+    summary, rows = campaign(random.Random(11), 2)
+    summary["generated_at"] = datetime.date(2026, 12, 7)
+    rows[0]["stopped_at"] = datetime.datetime(2026, 12, 7, 2, 32, 47)
+    expected = to_nice_json({**summary, "agents": rows}, indent=2, sort_keys=False) + "\n"
+    assert report_json(summary, rows) == expected
+    rows[0]["stopped_at"] = None  # the XML's times are the role's text stamps
+    result = report(tmp_path, summary, rows)
+    assert result["changed"] is True, result
+    assert '"generated_at": "2026-12-07"' in (tmp_path / "reports" / "campaign.json").read_text()
 
 
 def test_both_reports_are_written_then_left_alone_when_nothing_changed(tmp_path):
@@ -136,11 +151,40 @@ def test_a_directory_or_a_fifo_at_a_report_is_refused_without_waiting(tmp_path):
     assert done[0]["failed"] is True and "not a regular file" in done[0]["msg"], done[0]
 
 
-def test_the_xml_report_may_not_be_the_json_report(tmp_path):
+def test_the_xml_report_may_not_be_the_json_report_however_written(tmp_path, monkeypatch):
+    (tmp_path / "reports").mkdir()
     summary, rows = campaign(random.Random(5), 1)
     path = str(tmp_path / "reports" / "campaign.json")
     result = report(tmp_path, summary, rows, junit_path=path)
     assert result["failed"] is True and result["msg"].startswith("junit_path: "), result
+    monkeypatch.chdir(tmp_path)
+    relative = report(tmp_path, summary, rows, path="reports/campaign.json", junit_path=path)
+    assert relative["failed"] is True and relative["msg"].startswith("junit_path: "), relative
+    assert os.listdir(tmp_path / "reports") == []
+
+
+def test_an_empty_path_is_refused_saying_so(tmp_path):
+    summary, rows = campaign(random.Random(5), 1)
+    for state in ("present", "writable"):
+        result = report(tmp_path, summary, rows, path="", state=state)
+        assert result["failed"] is True and result["msg"].startswith("path: must not be empty"), result
+
+
+def test_a_huge_report_already_there_is_not_read(tmp_path, monkeypatch):
+    (tmp_path / "reports").mkdir()
+    huge = tmp_path / "reports" / "campaign.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(8 << 30)  # sparse: 8 GiB that take no room
+    read = []
+    real_read = os.read
+    monkeypatch.setattr(_dest.os, "read", lambda fd, size: read.append(size) or real_read(fd, size))
+    summary, rows = campaign(random.Random(12), 3)
+    assert report(tmp_path, summary, rows, state="writable")["changed"] is False
+    would = report(tmp_path, summary, rows, check=True)
+    assert would["changed"] is True and len(would["written"]) == 2, would
+    assert read == []  # told apart by its size alone
+    written = report(tmp_path, summary, rows)
+    assert written["changed"] is True and huge.stat().st_size == len(report_json(summary, rows).encode())
 
 
 @pytest.mark.parametrize("mode", ["rw-r--r--", "99", -1, 0o10000, True])
@@ -178,10 +222,24 @@ def test_the_check_makes_the_missing_directories_owner_only_and_leaves_no_file(t
     assert again["changed"] is False and again["junit_path"] == str(path.parent / "campaign.xml"), again
 
 
-def test_the_check_in_check_mode_makes_nothing(tmp_path):
+def test_the_check_in_check_mode_makes_nothing_not_even_its_probe(tmp_path):
     path = tmp_path / "a" / "campaign.json"
     result = outcome_of(lambda: campaign_report({"path": str(path), "state": "writable"}, True))
     assert result["changed"] is True and not (tmp_path / "a").exists(), result
+    (tmp_path / "a").mkdir()
+    os.utime(tmp_path / "a", ns=(1, 1))
+    result = outcome_of(lambda: campaign_report({"path": str(path), "state": "writable"}, True))
+    assert result["changed"] is False, result
+    assert os.stat(tmp_path / "a").st_mtime_ns == 1  # no probe file made and removed
+
+
+def test_the_check_makes_and_probes_the_xml_reports_own_directory(tmp_path):
+    params = {"path": str(tmp_path / "json" / "c.json"), "junit_path": str(tmp_path / "xml" / "c.xml")}
+    result = outcome_of(lambda: campaign_report({**params, "state": "writable"}, False))
+    assert result["changed"] is True, result
+    for directory in ("json", "xml"):
+        assert stat.S_IMODE((tmp_path / directory).stat().st_mode) == 0o700
+        assert os.listdir(tmp_path / directory) == []
 
 
 def test_the_check_says_why_a_directory_cannot_be_made(tmp_path):
@@ -194,9 +252,30 @@ def test_the_check_says_why_a_directory_cannot_be_made(tmp_path):
     ), result
 
 
-def test_the_check_refuses_a_symlinked_report_and_leaves_no_probe(tmp_path):
+def test_the_check_refuses_a_symlinked_report(tmp_path):
     (tmp_path / "campaign.xml").symlink_to(tmp_path / "elsewhere.xml")
     path = tmp_path / "campaign.json"
     result = outcome_of(lambda: campaign_report({"path": str(path), "state": "writable"}, False))
     assert result["failed"] is True and result["msg"].startswith("junit_path: "), result
-    assert not [name for name in os.listdir(tmp_path) if name.startswith(PROBE_PREFIX)]
+    assert "is a symbolic link" in result["msg"] and not (tmp_path / "elsewhere.xml").exists()
+
+
+def test_the_probe_file_is_removed(tmp_path, monkeypatch):
+    made = []
+    real_open = os.open
+    monkeypatch.setattr(
+        os, "open", lambda name, *args, **kwargs: made.append(str(name)) or real_open(name, *args, **kwargs)
+    )
+    result = outcome_of(
+        lambda: campaign_report({"path": str(tmp_path / "c.json"), "state": "writable"}, False)
+    )
+    assert result["changed"] is False, result
+    probes = [name for name in made if os.path.basename(name).startswith(PROBE_PREFIX)]
+    assert len(probes) == 1 and os.listdir(tmp_path) == [], (probes, os.listdir(tmp_path))
+
+
+def test_a_mode_is_never_given_to_what_replaced_the_report_since_it_was_looked_at(tmp_path):
+    os.mkfifo(tmp_path / "swapped")
+    with pytest.raises(OSError, match="no longer a regular file"):
+        _dest.set_mode(str(tmp_path / "swapped"), 0o666)
+    assert stat.S_IMODE(os.stat(tmp_path / "swapped").st_mode) != 0o666
