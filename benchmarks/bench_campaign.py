@@ -106,16 +106,26 @@ URI = (
 """
 )
 
+# The loop item's options (indented for a module's arguments); the same for ansible-core's share below.
+LOOP_OPTIONS = """gateway_url: "{{ url }}"
+ca_path: "{{ ca }}"
+agent_id: "{{ item }}"
+password: "{{ password }}"
+phone_number: "70{{ item }}"
+"""
+
+
+def indented(text: str, spaces: int) -> str:
+    return "".join(" " * spaces + line for line in text.splitlines(keepends=True))
+
+
 LOOP = (
     PLAY_HEAD
     + """    - name: Sign in and start, one agent per loop item
       cec.cc_gateway.cc_gateway_record:
-        gateway_url: "{{ url }}"
-        ca_path: "{{ ca }}"
-        agent_id: "{{ item }}"
-        password: "{{ password }}"
-        phone_number: "70{{ item }}"
-      loop: "{{ agent_ids }}"
+"""
+    + indented(LOOP_OPTIONS, 8)
+    + """      loop: "{{ agent_ids }}"
 """
 )
 
@@ -126,12 +136,9 @@ ANSIBLE_LOOP = (
     + """    - name: The same loop with no module (ansible-core's share)
       ansible.builtin.debug:
         msg:
-          gateway_url: "{{ url }}"
-          ca_path: "{{ ca }}"
-          agent_id: "{{ item }}"
-          password: "{{ password }}"
-          phone_number: "70{{ item }}"
-      loop: "{{ agent_ids }}"
+"""
+    + indented(LOOP_OPTIONS, 10)
+    + """      loop: "{{ agent_ids }}"
 """
 )
 

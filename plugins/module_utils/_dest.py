@@ -100,14 +100,8 @@ def checked_dest(dest: str, option: str = "dest", example: str = "recording.V3")
 def holds_exactly(dest: str, data: bytes, option: str = "dest") -> bool:
     """Whether the regular file at dest holds data and nothing else; reads at most len(data) + 1 bytes of it, so
     a huge file (a planted sparse one, say) costs no more than a small one."""
+    fd, info = _open_regular(dest, option)
     try:
-        fd = os.open(dest, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
-    except OSError as exc:
-        raise GatewayError(f"{option}: {dest} exists but cannot be read: {exc.strerror}.") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise GatewayError(f"{option}: {dest} exists and is not a regular file; it is not replaced.")
         if info.st_size != len(data):
             return False
         pieces, left = [], len(data) + 1
@@ -119,15 +113,23 @@ def holds_exactly(dest: str, data: bytes, option: str = "dest") -> bool:
         os.close(fd)
 
 
-def _read_existing(dest: str, option: str) -> ExistingFile:
+def _open_regular(dest: str, option: str) -> tuple[int, os.stat_result]:
+    """dest opened for reading (never through a symlink, never waiting on a FIFO) with its fstat; raises GatewayError
+    when it is not a regular file (any more)."""
     try:
         fd = os.open(dest, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     except OSError as exc:
         raise GatewayError(f"{option}: {dest} exists but cannot be read: {exc.strerror}.") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise GatewayError(f"{option}: {dest} exists and is not a regular file; it is not replaced.")
+    return fd, info
+
+
+def _read_existing(dest: str, option: str) -> ExistingFile:
+    fd, info = _open_regular(dest, option)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise GatewayError(f"{option}: {dest} exists and is not a regular file; it is not replaced.")
         digest = hashlib.sha256()
         size = 0
         while True:
