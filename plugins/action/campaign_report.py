@@ -10,6 +10,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._campaign_report im
     ARGUMENT_SPEC,
     SPEC_OPTIONS,
     campaign_report,
+    invocation_arguments,
 )
 from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import ControllerAction
 
@@ -24,14 +25,9 @@ class ActionModule(ControllerAction):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        # The rows are the report itself (thousands at a campaign's scale): the invocation says how many, so
-        # that verbose output and job events do not carry the whole report a second time.
         arguments = (result.get("invocation") or {}).get("module_args")
         if isinstance(arguments, dict):
-            if isinstance(arguments.get("agents"), list):
-                arguments["agents"] = f"({len(arguments['agents'])} rows, in the reports)"
-            if isinstance(arguments.get("summary"), dict):
-                arguments["summary"] = "(in the JSON report)"
+            result["invocation"]["module_args"] = invocation_arguments(arguments)
         return result
 
     def run_here(self, params: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:

@@ -57,11 +57,12 @@ def campaign_report(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         "path": params["path"],
         "junit_path": params.get("junit_path") or default_junit_path(params["path"]),
     }
-    if os.path.abspath(paths["junit_path"]) == os.path.abspath(paths["path"]):
+    if os.path.realpath(paths["junit_path"]) == os.path.realpath(paths["path"]):
         raise GatewayError(
             f"junit_path: {paths['junit_path']} is the JSON report's path too; give the XML report a path of its own."
         )
-    result: dict[str, Any] = dict(paths)
+    # json_path, not path: AnsibleModule would add the file's owner, mode and state to a result with a path.
+    result: dict[str, Any] = {"json_path": paths["path"], "junit_path": paths["junit_path"]}
     if params.get("state") == "writable":
         made = check_writable(paths, check_mode)
         return {**result, "changed": made, "directory_made": made}
@@ -73,6 +74,17 @@ def campaign_report(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         "changed": any(changed.values()),
         "written": [paths[name] for name in changed if changed[name]],
     }
+
+
+def invocation_arguments(params: dict[str, Any]) -> dict[str, Any]:
+    """The task's arguments as its result's invocation gives them: the rows as their number (the reports hold
+    them), so that verbose output and job events do not carry a campaign's whole report a second time."""
+    shown = dict(params)
+    if isinstance(shown.get("agents"), list):
+        shown["agents"] = f"({len(shown['agents'])} rows, in the reports)"
+    if isinstance(shown.get("summary"), dict):
+        shown["summary"] = "(in the JSON report)"
+    return shown
 
 
 def _mode(value: Any) -> int:

@@ -99,8 +99,12 @@ def checked_dest(dest: str, option: str = "dest", example: str = "recording.V3")
 
 def holds_exactly(dest: str, data: bytes, option: str = "dest") -> bool:
     """Whether the regular file at dest holds data and nothing else; reads at most len(data) + 1 bytes of it, so
-    a huge file (a planted sparse one, say) costs no more than a small one."""
-    fd, info = _open_regular(dest, option)
+    a huge file (a planted sparse one, say) costs no more than a small one. A file this user may not read does
+    not (it is replaced, as the directory allows)."""
+    try:
+        fd, info = _open_regular(dest, option, quiet=PermissionError)
+    except PermissionError:
+        return False
     try:
         if info.st_size != len(data):
             return False
@@ -113,12 +117,14 @@ def holds_exactly(dest: str, data: bytes, option: str = "dest") -> bool:
         os.close(fd)
 
 
-def _open_regular(dest: str, option: str) -> tuple[int, os.stat_result]:
+def _open_regular(dest: str, option: str, quiet: type[OSError] | None = None) -> tuple[int, os.stat_result]:
     """dest opened for reading (never through a symlink, never waiting on a FIFO) with its fstat; raises GatewayError
-    when it is not a regular file (any more)."""
+    when it cannot be opened or is not a regular file (any more); an OSError of the kind quiet, as it is."""
     try:
         fd = os.open(dest, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     except OSError as exc:
+        if quiet is not None and isinstance(exc, quiet):
+            raise
         raise GatewayError(f"{option}: {dest} exists but cannot be read: {exc.strerror}.") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):

@@ -129,8 +129,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-path:
-  description: The JSON report's path, as given.
+json_path:
+  description: The JSON report's path, as given in O(path).
   returned: always
   type: str
   sample: reports/campaign.json
@@ -157,6 +157,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._campaign_report im
     ARGUMENT_SPEC,
     SPEC_OPTIONS,
     campaign_report,
+    invocation_arguments,
 )
 from ansible_collections.cec.cc_gateway.plugins.module_utils._results import outcome_of
 
@@ -164,6 +165,8 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._results import out
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **SPEC_OPTIONS)
     result = outcome_of(lambda: campaign_report(module.params, module.check_mode))
+    # Given here, so that async_status (which reads this result, not the action's) shows the same.
+    result["invocation"] = {"module_args": invocation_arguments(module.params)}
     if result.pop("failed", False):
         module.fail_json(**result)
     module.exit_json(**result)

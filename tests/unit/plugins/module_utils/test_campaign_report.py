@@ -279,3 +279,52 @@ def test_a_mode_is_never_given_to_what_replaced_the_report_since_it_was_looked_a
     with pytest.raises(OSError, match="no longer a regular file"):
         _dest.set_mode(str(tmp_path / "swapped"), 0o666)
     assert stat.S_IMODE(os.stat(tmp_path / "swapped").st_mode) != 0o666
+
+
+def test_a_report_this_user_may_not_read_is_replaced(tmp_path, monkeypatch):
+    (tmp_path / "reports").mkdir()
+    summary, rows = campaign(random.Random(13), 2)
+    assert report(tmp_path, summary, rows, mode="0200")["changed"] is True
+    unreadable = str(tmp_path / "reports" / "campaign.json")
+    real_open = os.open
+
+    def as_another_user(name, flags, *args, **kwargs):  # root reads a 0200 file; another user may not
+        if str(name) == unreadable and not flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(_dest.os, "open", as_another_user)
+    rows[0]["message"] = "the second run"
+    again = report(tmp_path, summary, rows, mode="0200")
+    assert again["changed"] is True and again["written"][0] == unreadable, again
+
+
+def test_the_xml_report_may_not_be_the_json_report_through_a_symlinked_directory(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    summary, rows = campaign(random.Random(14), 1)
+    result = report(
+        tmp_path,
+        summary,
+        rows,
+        path=str(tmp_path / "a" / "c.json"),
+        junit_path=str(tmp_path / "b" / "c.json"),
+    )
+    assert result["failed"] is True and result["msg"].startswith("junit_path: "), result
+    assert os.listdir(tmp_path / "a") == []
+
+
+def test_the_result_names_the_json_report_json_path_and_the_rows_only_by_their_number(tmp_path):
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._campaign_report import invocation_arguments
+
+    (tmp_path / "reports").mkdir()
+    summary, rows = campaign(random.Random(15), 3)
+    result = report(tmp_path, summary, rows)
+    assert result["json_path"] == str(tmp_path / "reports" / "campaign.json") and "path" not in result, result
+    shown = invocation_arguments({"path": "r.json", "summary": summary, "agents": rows, "mode": "0644"})
+    assert shown == {
+        "path": "r.json",
+        "summary": "(in the JSON report)",
+        "agents": "(3 rows, in the reports)",
+        "mode": "0644",
+    }
