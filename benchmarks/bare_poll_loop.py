@@ -4,7 +4,7 @@ Signs in the given agents, prints "ready", then polls each agent's events the wa
 more: one ClientSession with unlimited kept-alive connections, the next poll at once after an event and
 --pause seconds after an empty answer, a GUID the gateway rotates (Set-GUID) followed, the answer read whole
 and parsed as JSON. Nothing is checked beyond that and nothing is written. It stops polling by itself after
---seconds (or at the first refused poll, which it prints), then signs its agents out.
+--seconds (or at the first refused poll, which it prints, or on SIGTERM), then signs its agents out.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import argparse
 import asyncio
 import json
 import resource
+import signal
 import ssl
 import sys
+import threading
 import time
 
 import aiohttp
 
 SIGN_IN_CONCURRENCY = 50
+STOP = threading.Event()  # set by SIGTERM: every poll ends after its answer, then the agents are signed out
 
 
 def raise_open_file_limit() -> None:
@@ -53,9 +56,9 @@ async def sign_out(http: aiohttp.ClientSession, url: str, agent_id: int, guid: s
 async def poll(
     http: aiohttp.ClientSession, url: str, agent_id: int, guid: str, pause: float, deadline: float
 ) -> str:
-    """Poll until deadline; the agent's GUID then."""
+    """Poll until deadline, or until asked to stop (SIGTERM); the agent's GUID then."""
     target = f"{url}/agentgateway/resource/agentevent/{agent_id}"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not STOP.is_set():
         async with http.get(target, headers={"Guid": guid}) as response:
             answer = json.loads(await response.read())
             guid = guid_of(response, guid)
@@ -79,6 +82,7 @@ async def run(args: argparse.Namespace) -> None:
                 return await sign_in(http, args.url, agent_id, args.password)
 
         guids = await asyncio.gather(*(signed_in(agent_id) for agent_id in ids))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, STOP.set)
         print("ready", flush=True)
         deadline = time.monotonic() + args.seconds
         guids = await asyncio.gather(

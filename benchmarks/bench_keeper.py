@@ -92,7 +92,9 @@ def measure(sim: Simulator, pid: int, ids: range, warm_up: float, window: float)
 
 
 def bare_turn(args: argparse.Namespace, sim: Simulator, ca: str | None, ids: range) -> dict[str, float]:
-    seconds = args.warm_up + args.window + 5
+    # The loop polls until this long after it is ready: its first polls, the warm-up and the window all fit.
+    seconds = FIRST_POLL_WAIT + args.warm_up + args.window + 5
+    before = sim.poll_counts(ids)  # nothing polls these agents until the loop is ready
     loop = subprocess.Popen(
         [
             *(sys.executable, str(Path(__file__).with_name("bare_poll_loop.py")), "--url", sim.url),
@@ -107,25 +109,31 @@ def bare_turn(args: argparse.Namespace, sim: Simulator, ca: str | None, ids: ran
         ready = loop.stdout.readline() if loop.stdout else ""
         if ready.strip() != "ready":
             raise SystemExit("the bare poll loop did not sign its agents in")
-        # How soon a bare loop polls every agent it starts polling at once: the floor of the keeper's first polls.
-        started = time.monotonic()
-        first = all_polled_after(sim, ids, FIRST_POLL_WAIT, sim.poll_counts(ids), "bare loop")
-        warm_up = max(args.warm_up - (time.monotonic() - started), 0.0)
+        # How soon a loop that is given every agent at once polls each of them: beside the keeper's first polls.
+        ready_at = time.monotonic()
+        first = all_polled_after(sim, ids, FIRST_POLL_WAIT, before, "bare loop", ready_at)
+        warm_up = max(args.warm_up - (time.monotonic() - ready_at), 0.0)
         return {**measure(sim, loop.pid, ids, warm_up, args.window), "first_polls": first}
     finally:
+        loop.terminate()  # measured: it ends its polls (held at most --hold) and signs its agents out
         try:
-            loop.wait(timeout=seconds + 30)
+            loop.wait(timeout=args.hold + 60)
         finally:
             loop.kill()
 
 
 def all_polled_after(
-    sim: Simulator, ids: range, limit: float, before: dict[int, int] | None = None, who: str = "keeper"
+    sim: Simulator,
+    ids: range,
+    limit: float,
+    before: dict[int, int] | None = None,
+    who: str = "keeper",
+    started: float | None = None,
 ) -> float | None:
-    """Seconds until the simulator has received a poll of every agent in ids (one more than before, when given);
-    None when some are still not polled after limit seconds."""
+    """Seconds from started (now, when not given) until the simulator has received a poll of every agent in ids
+    (one more than before, when given); None when some are still not polled after limit seconds."""
     before = before or {}
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     while time.monotonic() - started <= limit:
         if all(count > before.get(agent_id, 0) for agent_id, count in sim.poll_counts(ids).items()):
             return time.monotonic() - started
@@ -228,8 +236,8 @@ def main() -> int:
     firsts = [row["first_polls"] for row in bare if row["first_polls"] is not None]
     print(
         f"\nfirst polls: every kept agent polled {waited_text(waited)} after the keep task ended (target <= "
-        f"{args.first_poll_within:g} s); the bare loop, polling its {args.agents} agents at once, had polled every "
-        f"one {waited_text(min(firsts) if firsts else None)} after it began (best turn): the floor on this machine"
+        f"{args.first_poll_within:g} s); the bare loop, given its {args.agents} agents at once (signed in, not yet "
+        f"polled), had polled every one {waited_text(min(firsts) if firsts else None)} after it began (best turn)"
     )
     best_bare = min(bare, key=lambda row: row["per_poll_ms"])
     best_kept = min(kept, key=lambda row: row["per_poll_ms"])
