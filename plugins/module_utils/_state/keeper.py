@@ -75,6 +75,11 @@ MAX_BACKOFF = 10.0
 # Keep requests are read again when a module says it wrote one (keeper.wake), and at the latest this often
 # (lease renewals only touch their file; a module of an older collection version does not wake the keeper).
 FULL_SCAN_INTERVAL = 2.0
+# ... or, for a store of thousands of agents (a scan of 5,000 takes about 0.1 s), so much later that the periodic
+# scans take at most this share of the event loop's time, and never later than FULL_SCAN_MAX_INTERVAL (a lease
+# ran out is noticed at a scan; a renewal is looked at again under the agent's lock before a lease is ended).
+FULL_SCAN_SHARE = 0.01
+FULL_SCAN_MAX_INTERVAL = 15.0
 HEARTBEAT_INTERVAL = 2.0
 LOG_REPEAT = 60.0
 # Events that end what they are about: the recording, or the whole session.
@@ -559,14 +564,19 @@ class Keeper:
     async def run(self) -> None:
         idle_since = time.monotonic()
         scanned_at = 0.0
+        scan_every = FULL_SCAN_INTERVAL
         wanted: dict[str, KeepRequest] = {}
         while self.running:
             # The stop request is read before the keep requests, so that a keep request written before it
             # is seen and keeps this keeper running (see KeeperProcess.stop_if_idle).
             stop_requested = exists(KEEPER_STOP_FILE, self.dir_fd)
-            if self.woken() or stop_requested or time.monotonic() - scanned_at >= FULL_SCAN_INTERVAL:
+            if self.woken() or stop_requested or time.monotonic() - scanned_at >= scan_every:
+                began = time.monotonic()
                 wanted = self.reconcile()
                 scanned_at = time.monotonic()
+                scan_every = min(
+                    max(FULL_SCAN_INTERVAL, (scanned_at - began) / FULL_SCAN_SHARE), FULL_SCAN_MAX_INTERVAL
+                )
             if stop_requested:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(KEEPER_STOP_FILE, dir_fd=self.dir_fd)
