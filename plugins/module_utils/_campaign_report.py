@@ -8,11 +8,9 @@ The JUnit XML is made here too, in one pass, for the filter cec.cc_gateway.campa
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import secrets
 import stat
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -23,6 +21,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import 
 from ansible_collections.cec.cc_gateway.plugins.module_utils._dest import (
     PartFile,
     checked_dest,
+    directory_of,
     file_mode,
     holds_exactly,
     mode_text,
@@ -34,7 +33,6 @@ STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 QUOTES = {'"': "&#34;", "'": "&#39;"}
 DIRECTORY_MODE = 0o700
-PROBE_PREFIX = ".cc-campaign-check."
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "path": {"type": "path", "required": True},
@@ -252,7 +250,7 @@ def check_writable(paths: dict[str, str], check: bool) -> bool:
     made = False
     probed: set[str] = set()
     for option, path in paths.items():
-        directory = os.path.dirname(path) or "."
+        directory = directory_of(path)
         missing = _missing_directories(directory)
         made = made or bool(missing)
         if check and missing:
@@ -261,7 +259,7 @@ def check_writable(paths: dict[str, str], check: bool) -> bool:
             _make_directory(new, directory, option)
         checked_dest(path, option, os.path.basename(path))
         if not check and os.path.abspath(directory) not in probed:
-            _probe(directory, option)
+            _probe(path, option)
             probed.add(os.path.abspath(directory))
     return made
 
@@ -294,14 +292,10 @@ def _make_directory(path: str, directory: str, option: str) -> None:
         ) from None
 
 
-def _probe(directory: str, option: str) -> None:
-    name = os.path.join(directory, f"{PROBE_PREFIX}{secrets.token_hex(8)}")
+def _probe(path: str, option: str) -> None:
+    """Make and remove the temporary file a write of path would make beside it: the directory takes it."""
+    probe = PartFile(path, option)
     try:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise GatewayError(
-            f"{option}: its directory {directory} does not take a new file: {exc.strerror}."
-        ) from None
-    os.close(fd)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(name)
+        probe.open()
+    finally:
+        probe.discard()

@@ -45,7 +45,8 @@ class ExistingFile:
     mode: int
 
 
-def _directory_of(dest: str) -> str:
+def directory_of(dest: str) -> str:
+    """The directory dest is (to be) in."""
     return os.path.dirname(dest) or "."
 
 
@@ -60,7 +61,7 @@ def checked_dest(dest: str, option: str = "dest", example: str = "recording.V3")
     """What is at dest now (its lstat), None when nothing; raises GatewayError (naming the option that gave dest)
     for a dest that cannot be written or must not be (a symlink is neither followed nor replaced, nor is a
     directory or a device). Reads nothing of the file, changes nothing."""
-    directory = _directory_of(dest)
+    directory = directory_of(dest)
     try:
         info = os.stat(directory)
     except FileNotFoundError:
@@ -169,7 +170,7 @@ class PartFile:
     def __init__(self, dest: str, option: str = "dest") -> None:
         self.dest = dest
         self.option = option
-        self.directory = _directory_of(dest)
+        self.directory = directory_of(dest)
         self.path: str | None = None
         self.fd: int | None = None
 

@@ -17,7 +17,6 @@ import threading
 import pytest
 from ansible_collections.cec.cc_gateway.plugins.module_utils import _dest
 from ansible_collections.cec.cc_gateway.plugins.module_utils._campaign_report import (
-    PROBE_PREFIX,
     campaign_report,
     junit_xml,
     report_json,
@@ -265,7 +264,7 @@ def test_the_probe_file_is_removed(tmp_path, monkeypatch):
         lambda: campaign_report({"path": str(tmp_path / "c.json"), "state": "writable"}, False)
     )
     assert result["changed"] is False, result
-    probes = [name for name in made if os.path.basename(name).startswith(PROBE_PREFIX)]
+    probes = [name for name in made if name.endswith(_dest.PART_SUFFIX)]
     assert len(probes) == 1 and os.listdir(tmp_path) == [], (probes, os.listdir(tmp_path))
 
 
