@@ -112,19 +112,21 @@ def _shared_buffer_protocol(base: Any) -> Any:
 
 
 def ssl_context(route: Route) -> ssl.SSLContext | None:
-    """The TLS settings of a route as an SSLContext, trusting what requests would trust."""
+    """The TLS settings of a route as an SSLContext, trusting what requests would trust: the route's CA bundle
+    (ca_path, REQUESTS_CA_BUNDLE, else certifi's) and nothing else. ssl.create_default_context() with no CA
+    of its own would load the system's CAs as well (and SSL_CERT_FILE's), trusting more than ca_path says."""
     if not route.base_url.lower().startswith("https"):
         return None
-    context = ssl.create_default_context()
     if route.verify is False:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     else:
         bundle = route.verify if isinstance(route.verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
         if os.path.isdir(bundle):
-            context.load_verify_locations(capath=bundle)
+            context = ssl.create_default_context(capath=bundle)
         else:
-            context.load_verify_locations(cafile=bundle)
+            context = ssl.create_default_context(cafile=bundle)
     if isinstance(route.cert, (tuple, list)):
         context.load_cert_chain(route.cert[0], route.cert[1])
     elif route.cert:

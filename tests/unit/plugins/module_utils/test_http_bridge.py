@@ -199,6 +199,27 @@ def test_a_certificate_nobody_trusts_is_not_tried_again(tls, tmp_path):
     assert accepted == 1
 
 
+def test_the_aiohttp_transport_trusts_the_ca_bundle_requests_would_and_no_other(tls, monkeypatch):
+    import ssl
+
+    import certifi
+    import requests
+    from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import ssl_context
+
+    monkeypatch.setenv(
+        "SSL_CERT_FILE", certifi.where()
+    )  # would add certifi's CAs to a context that loads defaults
+    given = ssl_context(routes.resolve_route("https://127.0.0.1:1", ca_path=tls["ca"]))
+    assert given.cert_store_stats()["x509_ca"] == 1
+    assert given.verify_mode == ssl.CERT_REQUIRED and given.check_hostname
+    bundle = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    bundle.load_verify_locations(cafile=requests.utils.DEFAULT_CA_BUNDLE_PATH)
+    default = ssl_context(routes.resolve_route("https://127.0.0.1:1"))
+    assert default.cert_store_stats()["x509_ca"] == bundle.cert_store_stats()["x509_ca"]
+    unverified = ssl_context(routes.resolve_route("https://127.0.0.1:1", validate_certs=False))
+    assert (unverified.verify_mode, unverified.check_hostname) == (ssl.CERT_NONE, False)
+
+
 def test_close_ends_the_loop_thread_and_can_be_called_twice():
     before = {thread.ident for thread in threading.enumerate()}
     transport = bridge_for(routes.resolve_route("http://127.0.0.1:1"))
