@@ -16,14 +16,13 @@ size:
 Every run is checked against the simulator's own record (one recording per agent, stopped, every agent signed
 in once and out) and the role's JSON report (every agent passed). Bounded: each run is killed after
 --timeout seconds. With --baseline, another build of the collection (an earlier commit's `.work`) runs each size
-right after this build, against the same simulator, and the figures of both and their ratios are printed side by
-side. Run it with `make bench-runners` (Linux: it reads /proc).
+right before or after this build (the two take turns going first), against the same simulator, and the figures
+of both and their ratios are printed side by side. Run it with `make bench-runners` (Linux: it reads /proc).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import resource
@@ -390,9 +389,14 @@ def main() -> int:
         try:
             print(header)
             print("-" * len(header))
-            for (turn, (agents, runners)), (build, collections) in itertools.product(
-                enumerate(sizes), builds
-            ):
+            # The builds take turns going first: whichever ran first in a turn took 1-2 s longer in runs of
+            # 2026-12-07, and its keepers more CPU, whichever build it was.
+            turns = [
+                (turn, size, build)
+                for turn, size in enumerate(sizes)
+                for build in builds[turn % len(builds) :] + builds[: turn % len(builds)]
+            ]
+            for turn, (agents, runners), (build, collections) in turns:
                 run = work / (f"run-{turn + 1}-{agents}x{runners}" + ("-baseline" if collections else ""))
                 run.mkdir()
                 result = run_size(args, url, ca, admin, agents, runners, run, collections)
