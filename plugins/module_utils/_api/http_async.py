@@ -121,12 +121,16 @@ def ssl_context(route: Route) -> ssl.SSLContext | None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+        if os.environ.get("SSLKEYLOGFILE"):  # as create_default_context and urllib3 do
+            context.keylog_filename = os.environ["SSLKEYLOGFILE"]
     else:
         bundle = route.verify if isinstance(route.verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
         if os.path.isdir(bundle):
             context = ssl.create_default_context(capath=bundle)
         else:
             context = ssl.create_default_context(cafile=bundle)
+    # A TLS 1.3 server may ask for the client certificate after the handshake; urllib3 allows it, so do we.
+    context.post_handshake_auth = True
     if isinstance(route.cert, (tuple, list)):
         context.load_cert_chain(route.cert[0], route.cert[1])
     elif route.cert:

@@ -199,7 +199,7 @@ def test_a_certificate_nobody_trusts_is_not_tried_again(tls, tmp_path):
     assert accepted == 1
 
 
-def test_the_aiohttp_transport_trusts_the_ca_bundle_requests_would_and_no_other(tls, monkeypatch):
+def test_the_aiohttp_transport_trusts_the_ca_bundle_requests_would_and_no_other(tls, monkeypatch, tmp_path):
     import ssl
 
     import certifi
@@ -212,12 +212,15 @@ def test_the_aiohttp_transport_trusts_the_ca_bundle_requests_would_and_no_other(
     given = ssl_context(routes.resolve_route("https://127.0.0.1:1", ca_path=tls["ca"]))
     assert given.cert_store_stats()["x509_ca"] == 1
     assert given.verify_mode == ssl.CERT_REQUIRED and given.check_hostname
+    assert given.post_handshake_auth  # as urllib3's: a TLS 1.3 server may ask for a client certificate later
     bundle = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     bundle.load_verify_locations(cafile=requests.utils.DEFAULT_CA_BUNDLE_PATH)
     default = ssl_context(routes.resolve_route("https://127.0.0.1:1"))
     assert default.cert_store_stats()["x509_ca"] == bundle.cert_store_stats()["x509_ca"]
+    monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys.log"))
     unverified = ssl_context(routes.resolve_route("https://127.0.0.1:1", validate_certs=False))
     assert (unverified.verify_mode, unverified.check_hostname) == (ssl.CERT_NONE, False)
+    assert unverified.keylog_filename == str(tmp_path / "keys.log")  # as requests' context, verifying or not
 
 
 def test_close_ends_the_loop_thread_and_can_be_called_twice():
