@@ -16,8 +16,9 @@ size:
 Every run is checked against the simulator's own record (one recording per agent, stopped, every agent signed
 in once and out) and the role's JSON report (every agent passed). Bounded: each run is killed after
 --timeout seconds. With --baseline, another build of the collection (an earlier commit's `.work`) runs each size
-right before or after this build (the two take turns going first), against the same simulator, and the figures
-of both and their ratios are printed side by side. Run it with `make bench-runners` (Linux: it reads /proc).
+right before or after this build (the two take turns going first, so that a size given an even number of times
+is run first equally often by each), against the same simulator, and the figures of both and their ratios are
+printed side by side. Run it with `make bench-runners` (Linux: it reads /proc).
 """
 
 from __future__ import annotations
@@ -389,13 +390,12 @@ def main() -> int:
         try:
             print(header)
             print("-" * len(header))
-            # The builds take turns going first: whichever ran first in a turn took 1-2 s longer in runs of
-            # 2026-12-07, and its keepers more CPU, whichever build it was.
-            turns = [
-                (turn, size, build)
-                for turn, size in enumerate(sizes)
-                for build in builds[turn % len(builds) :] + builds[: turn % len(builds)]
-            ]
+            # The builds take turns going first at each size: whichever ran first in a turn took longer in runs
+            # of 2026-12-07, and its keepers more CPU, whichever build it was.
+            turns = []
+            for turn, size in enumerate(sizes):
+                first = sizes[:turn].count(size) % len(builds)
+                turns += [(turn, size, build) for build in builds[first:] + builds[:first]]
             for turn, (agents, runners), (build, collections) in turns:
                 run = work / (f"run-{turn + 1}-{agents}x{runners}" + ("-baseline" if collections else ""))
                 run.mkdir()
