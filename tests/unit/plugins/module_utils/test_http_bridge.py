@@ -223,6 +223,45 @@ def test_the_aiohttp_transport_trusts_the_ca_bundle_requests_would_and_no_other(
     assert unverified.keylog_filename == str(tmp_path / "keys.log")  # as requests' context, verifying or not
 
 
+def test_the_aiohttp_transport_verifies_with_a_ca_directory_and_gives_its_client_certificate(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    trustme = pytest.importorskip("trustme")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl command to name the CA by its hash, as c_rehash does")
+    authority = trustme.CA()
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_side)
+    authority.configure_trust(server_side)
+    server_side.verify_mode = ssl.CERT_REQUIRED
+    ca_file, client = tmp_path / "ca.pem", tmp_path / "client.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    authority.issue_cert("agent-runner@example.com").private_key_and_cert_chain_pem.write_to_path(str(client))
+    directory = tmp_path / "cas"
+    directory.mkdir()
+    named = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", str(ca_file)], capture_output=True, text=True, check=True
+    )
+    shutil.copy(ca_file, directory / f"{named.stdout.strip()}.0")
+    with Server(reply(ENVELOPE), reply(ENVELOPE), tls=server_side) as server:
+        answers = []
+        for cert in (str(client), None):
+            transport = LoopTransport(
+                routes.resolve_route(server.url, ca_path=str(directory), client_cert=cert)
+            )
+            try:
+                answers.append(transport.request("GET", "/p", {}).status)
+            except TransportError as exc:
+                answers.append(exc.kind)
+            finally:
+                transport.close()
+    assert answers[0] == 200
+    assert answers[1] != 200  # the server requires a client certificate: none given, none sent
+
+
 def test_close_ends_the_loop_thread_and_can_be_called_twice():
     before = {thread.ident for thread in threading.enumerate()}
     transport = bridge_for(routes.resolve_route("http://127.0.0.1:1"))
