@@ -200,6 +200,28 @@ def test_each_keep_request_touches_keeper_wake_and_the_keeper_takes_it_up_withou
         wait_for(lambda: second.requests, timeout=3)
 
 
+def test_the_keeper_collects_the_whole_heap_itself_every_full_collection_interval(store, keeper, monkeypatch):
+    # The keeper's process raises the collector's thresholds (GC_THRESHOLDS), so it collects the whole heap on a
+    # timer of its own; with automatic collection off here, only the keeper's own collections are counted.
+    import gc
+
+    monkeypatch.setattr(keeper_module, "FULL_COLLECTION_INTERVAL", 0.2)
+    full = []
+
+    def count(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(time.monotonic())
+
+    gc.disable()
+    gc.callbacks.append(count)
+    try:
+        wait_for(lambda: len(full) >= 3, timeout=5)
+    finally:
+        gc.callbacks.remove(count)
+        gc.enable()
+    assert min(later - earlier for earlier, later in zip(full, full[1:])) >= 0.15
+
+
 def test_the_open_file_limit_is_raised_to_the_hard_limit():
     import resource
 
