@@ -121,8 +121,8 @@ def ssl_context(route: Route) -> ssl.SSLContext | None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        if os.environ.get("SSLKEYLOGFILE"):  # as create_default_context and urllib3 do
-            context.keylog_filename = os.environ["SSLKEYLOGFILE"]
+        if keylog := os.environ.get("SSLKEYLOGFILE"):  # as create_default_context and urllib3 do
+            context.keylog_filename = keylog
     else:
         bundle = route.verify if isinstance(route.verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
         if os.path.isdir(bundle):

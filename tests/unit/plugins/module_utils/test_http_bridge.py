@@ -206,9 +206,8 @@ def test_the_aiohttp_transport_trusts_the_ca_bundle_requests_would_and_no_other(
     import requests
     from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_async import ssl_context
 
-    monkeypatch.setenv(
-        "SSL_CERT_FILE", certifi.where()
-    )  # would add certifi's CAs to a context that loads defaults
+    # SSL_CERT_FILE would add certifi's CAs to a context that loads the defaults.
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
     given = ssl_context(routes.resolve_route("https://127.0.0.1:1", ca_path=tls["ca"]))
     assert given.cert_store_stats()["x509_ca"] == 1
     assert given.verify_mode == ssl.CERT_REQUIRED and given.check_hostname
