@@ -29,7 +29,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.http_sync impo
     requests,
     with_cookies,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route, unverified_tls_context
 
 
 def aiohttp_missing() -> str | None:
@@ -118,11 +118,7 @@ def ssl_context(route: Route) -> ssl.SSLContext | None:
     if not route.base_url.lower().startswith("https"):
         return None
     if route.verify is False:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        if keylog := os.environ.get("SSLKEYLOGFILE"):  # as create_default_context and urllib3 do
-            context.keylog_filename = keylog
+        context = unverified_tls_context()
     else:
         bundle = route.verify if isinstance(route.verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
         if os.path.isdir(bundle):

@@ -15,7 +15,7 @@ from ansible_collections.cec.cc_gateway.plugins.module_utils._api.errors import 
     causes,
     innermost,
 )
-from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route
+from ansible_collections.cec.cc_gateway.plugins.module_utils._api.route import Route, unverified_tls_context
 
 try:
     import requests
@@ -102,9 +102,7 @@ def _speaks_plain_http(host: str, port: int, timeout: float = 3.0) -> bool:
 
 def _speaks_tls(host: str, port: int, timeout: float = 3.0) -> bool:
     """Whether host:port completes a TLS handshake (certificate not checked: only the protocol matters)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = unverified_tls_context()
     try:
         with (
             socket.create_connection((host, port), timeout=timeout) as raw,

@@ -9,6 +9,7 @@ made; the keeper is handed that resolved route, so it uses what the task that st
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any, Tuple, Union  # noqa: UP035 - Tuple: evaluated at import on Python 3.8 hosts
 from urllib.parse import urlsplit
@@ -89,6 +90,19 @@ class Route:
             return proxy
         scheme = credentials.split("://", 1)[0] + "://" if "://" in credentials else ""
         return f"{scheme}***@{host}"
+
+
+def unverified_tls_context() -> ssl.SSLContext:
+    """A TLS client context that checks no certificate (validate_certs: false, or a probe of what a port speaks):
+    a bare one, as ssl.create_default_context() would load the system's CAs for nothing (about 20 ms). It honours
+    SSLKEYLOGFILE as that and urllib3's do."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog:
+        context.keylog_filename = keylog
+    return context
 
 
 def _absolute(path: str) -> str:

@@ -219,6 +219,7 @@ def test_the_aiohttp_transport_trusts_the_ca_bundle_requests_would_and_no_other(
     monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys.log"))
     unverified = ssl_context(routes.resolve_route("https://127.0.0.1:1", validate_certs=False))
     assert (unverified.verify_mode, unverified.check_hostname) == (ssl.CERT_NONE, False)
+    assert unverified.cert_store_stats()["x509_ca"] == 0  # nothing loaded that nothing would use
     assert unverified.keylog_filename == str(tmp_path / "keys.log")  # as requests' context, verifying or not
 
 
