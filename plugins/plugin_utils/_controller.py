@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
@@ -73,7 +74,7 @@ class ControllerAction(ActionBase):
         outcome = outcome_of(
             lambda: self.run_here(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
         )
-        result.update(module_result(outcome, params, no_log_values))
+        result.update(module_result(outcome, params, no_log_values, invocation_wanted(task_vars)))
         return result
 
     def validate_argument_spec(self, argument_spec: Any = None, **options: Any) -> Any:
@@ -107,10 +108,23 @@ class ControllerAction(ActionBase):
         raise NotImplementedError
 
 
-def module_result(outcome: dict[str, Any], params: dict[str, Any], no_log_values: set[str]) -> dict[str, Any]:
-    """What the shipped module returns for the same outcome: AnsibleModule adds the invocation and masks the
-    values of no_log options wherever they appear in the result (CCGatewayModule: in messages also in the forms
-    a library may show them in)."""
+def invocation_wanted(task_vars: dict[str, Any] | None) -> bool:
+    """Whether AnsibleModule would add the invocation to the shipped module's result: always before ansible-core
+    2.21; from 2.21 on only where INJECT_INVOCATION (default false) asks for it."""
+    if "INJECT_INVOCATION" not in C.config.get_configuration_definitions():
+        return True
+    return bool(C.config.get_config_value("INJECT_INVOCATION", variables=task_vars or {}))
+
+
+def module_result(
+    outcome: dict[str, Any], params: dict[str, Any], no_log_values: set[str], invocation: bool = True
+) -> dict[str, Any]:
+    """What the shipped module returns for the same outcome: AnsibleModule adds the invocation (where
+    invocation_wanted) and masks the values of no_log options wherever they appear in the result (CCGatewayModule:
+    in messages also in the forms a library may show them in)."""
     outcome = scrub_result(dict(outcome), no_log_values)
-    outcome.setdefault("invocation", {"module_args": params})
+    if invocation:
+        outcome.setdefault("invocation", {"module_args": params})
+    else:
+        outcome.pop("invocation", None)
     return remove_values(outcome, no_log_values)

@@ -28,8 +28,9 @@ hand_guid=$(curl --silent --show-error --fail --cacert "$CC_GATEWAY_CA_PATH" -X 
   "$CC_GATEWAY_URL/agentgateway/resource/onlineagent/101" | sed -n 's/^[Ss]et-[Gg][Uu][Ii][Dd]: JSESSIONID=//p' | tr -d '\r')
 [ -n "$hand_guid" ] || { echo "no GUID from the hand sign-in"; exit 1; }
 
+# ANSIBLE_INJECT_INVOCATION: ansible-core 2.21 gives a result its invocation only when asked (earlier ones always).
 run() {
-  ANSIBLE_DEBUG=1 ANSIBLE_LOG_PATH=$work/ansible.log ANSIBLE_NOCOLOR=1 \
+  ANSIBLE_DEBUG=1 ANSIBLE_LOG_PATH=$work/ansible.log ANSIBLE_NOCOLOR=1 ANSIBLE_INJECT_INVOCATION=1 \
     ansible-playbook -vvv "$1" \
     -e "agent_password=$password" -e "wrong_password=$wrong_password" -e "hand_guid=$hand_guid" \
     >>"$work/stdout" 2>>"$work/stderr"

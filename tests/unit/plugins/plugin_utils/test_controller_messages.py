@@ -33,3 +33,16 @@ def test_a_no_log_value_is_masked_in_every_form_in_the_messages():
 def test_a_result_without_secrets_is_unchanged():
     outcome = {"changed": False, "msg": "0 agents: nothing to do", "results": []}
     assert module_result(outcome, {}, set()) == dict(outcome, invocation={"module_args": {}})
+
+
+def test_the_invocation_is_there_where_ansible_core_gives_a_shipped_module_one():
+    from ansible import constants as C
+    from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import invocation_wanted
+
+    # ansible-core 2.21 added INJECT_INVOCATION (default false): AnsibleModule then drops the invocation.
+    configurable = "INJECT_INVOCATION" in C.config.get_configuration_definitions()
+    assert invocation_wanted({}) is not configurable
+    if configurable:
+        assert invocation_wanted({"ansible_inject_invocation": True})
+    outcome = {"changed": False, "invocation": {"module_args": {"agent_id": 186}}}
+    assert module_result(outcome, {"agent_id": 186}, set(), invocation=False) == {"changed": False}
