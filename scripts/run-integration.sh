@@ -102,7 +102,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -s "$run/state.json" ] || { echo "simulator did not start"; cat "$run/simulator.log"; exit 1; }
-python - "$run/state.json" "$collection/tests/integration/integration_config.yml" "$legacy_python" "$runner_python" <<'PY'
+python - "$run/state.json" "$collection/tests/integration/integration_config.yml" "$legacy_python" "$runner_python" \
+  "$TMPDIR" <<'PY'
 import json, sys
 state = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "w") as out:
@@ -111,6 +112,7 @@ with open(sys.argv[2], "w") as out:
     out.write(f"cc_gateway_admin_url: {state['url']}/_sim\n")
     out.write(f"cc_gateway_legacy_python: '{sys.argv[3]}'\n")
     out.write(f"cc_gateway_runner_python: '{sys.argv[4]}'\n")
+    out.write(f"cc_gateway_tmpdir: '{sys.argv[5]}'\n")  # the work home's: tests/integration/targets/setup_simulator/tmpdir.sh
 PY
 # Ansible makes the temporary directories of the modules it runs in remote_tmp, by default ~USER/.ansible/tmp
 # with USER's home from the password database (not $HOME), so in the user's own home even on localhost.

@@ -91,8 +91,9 @@ options:
     default: '0644'
 notes:
   - The reports hold no password; the role's rows carry agent IDs, task IDs, file names, times and messages.
-  - The result's C(invocation) gives the number of O(agents) rows, not the rows themselves (the reports hold
-    them), so that verbose output does not carry a campaign's whole report a second time.
+  - The result's C(invocation) (from ansible-core 2.21 on only where C(INJECT_INVOCATION) asks for it) gives the
+    number of O(agents) rows, not the rows themselves (the reports hold them), so that verbose output does not
+    carry a campaign's whole report a second time.
   - Dates and times in O(summary) or O(agents) are written as ISO 8601 text, as C(ansible.builtin.to_json)
     writes them.
 seealso:

@@ -71,10 +71,11 @@ class ControllerAction(ActionBase):
                 f"{missing} must be installed in the Python that runs ansible-playbook "
                 "(pip install -r requirements.txt of cec.cc_gateway)."
             )
+        invocation = invocation_wanted(task_vars)
         outcome = outcome_of(
             lambda: self.run_here(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
         )
-        result.update(module_result(outcome, params, no_log_values, invocation_wanted(task_vars)))
+        result.update(module_result(outcome, params, no_log_values, invocation))
         return result
 
     def validate_argument_spec(self, argument_spec: Any = None, **options: Any) -> Any:

@@ -18,7 +18,9 @@
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
 ansible-playbook ../setup_simulator/check.yml
-export TMPDIR="${OUTPUT_DIR:?ansible-test sets OUTPUT_DIR}"
+# Temporary files inside the checkout, not in /tmp.
+# shellcheck source=../setup_simulator/tmpdir.sh
+. ../setup_simulator/tmpdir.sh
 config=../../integration_config.yml
 GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
 SIM_CA=$(sed -n 's/^cc_gateway_ca: //p' "$config")

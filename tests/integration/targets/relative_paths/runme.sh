@@ -4,11 +4,9 @@
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
 ansible-playbook ../setup_simulator/check.yml
-# Temporary files in the work home inside the checkout (ansible-test passes HOME on), not in /tmp; not in
-# OUTPUT_DIR either: ansible-core 2.21's ansible-playbook makes a Unix socket under TMPDIR, and a socket's path
-# (at most 107 bytes) under OUTPUT_DIR is too long.
-export TMPDIR="$HOME/tmp"
-mkdir -p "$TMPDIR"
+# Temporary files inside the checkout, not in /tmp.
+# shellcheck source=../setup_simulator/tmpdir.sh
+. ../setup_simulator/tmpdir.sh
 config=../../integration_config.yml
 url=$(sed -n 's/^cc_gateway_url: //p' "$config")
 ca=$(sed -n 's/^cc_gateway_ca: //p' "$config")

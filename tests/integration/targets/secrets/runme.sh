@@ -5,18 +5,20 @@
 set -euo pipefail
 # The simulator of scripts/run-integration.sh is named and answers (needs/target/setup_simulator), or say so.
 ansible-playbook ../setup_simulator/check.yml
-# Temporary files in the work home inside the checkout (ansible-test passes HOME on), not in /tmp; not in
-# OUTPUT_DIR either: ansible-core 2.21's ansible-playbook makes a Unix socket under TMPDIR, and a socket's path
-# (at most 107 bytes) under OUTPUT_DIR is too long.
-export TMPDIR="$HOME/tmp"
-mkdir -p "$TMPDIR"
+# Temporary files inside the checkout, not in /tmp.
+# shellcheck source=../setup_simulator/tmpdir.sh
+. ../setup_simulator/tmpdir.sh
 config=../../integration_config.yml
 CC_GATEWAY_URL=$(sed -n 's/^cc_gateway_url: //p' "$config")
 CC_GATEWAY_CA_PATH=$(sed -n 's/^cc_gateway_ca: //p' "$config")
 work=$(mktemp -d)
-# On a failure, the failed tasks' lines and the end of stderr (a test run's own secrets are test values).
+# On a failure, the failed tasks' lines and the end of stderr, the test's passwords and hand-made GUID masked.
+masked() {
+  sed -e "s/${password:-@unset@}/********/g" -e "s/${wrong_password:-@unset@}/********/g" \
+    -e "s/${hand_guid:-@unset@}/********/g"
+}
 trap 'status=$?; [ "$status" = 0 ] || { grep -h -A3 -e "^fatal:" -e "FAILED!" "$work/stdout" | cut -c1-600 | head -40
-  tail -n 20 "$work/stderr" | cut -c1-600; } || true; rm -rf "$work"' EXIT
+  tail -n 20 "$work/stderr" | cut -c1-600; } | masked || true; rm -rf "$work"' EXIT
 export CC_GATEWAY_URL CC_GATEWAY_CA_PATH CC_GATEWAY_SESSION_DIR=$work/sessions
 password=Demo-1234
 wrong_password=Wrong-Pass-4321

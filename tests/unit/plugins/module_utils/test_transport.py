@@ -278,7 +278,6 @@ def test_a_request_sent_on_a_kept_connection_after_a_broken_handshake_is_not_sen
             pooled.close()
     assert handler.connection is None  # the kept connection was handed back and taken
     assert (problem.kind, problem.request_sent) == ("broken", True)
-    # Exact lines: the wrong-scheme probe's TLS ClientHello reaches this server too, as a "line" of random bytes.
     lines = [request[0] for request in server.requests]
     assert lines.count("PUT /agentgateway/resource/second HTTP/1.1") == 1
 

@@ -35,11 +35,12 @@ def test_a_result_without_secrets_is_unchanged():
     assert module_result(outcome, {}, set()) == dict(outcome, invocation={"module_args": {}})
 
 
-def test_the_invocation_is_there_where_ansible_core_gives_a_shipped_module_one():
+def test_the_invocation_is_there_where_ansible_core_gives_a_shipped_module_one(monkeypatch):
     from ansible import constants as C
     from ansible_collections.cec.cc_gateway.plugins.plugin_utils._controller import invocation_wanted
 
     # ansible-core 2.21 added INJECT_INVOCATION (default false): AnsibleModule then drops the invocation.
+    monkeypatch.delenv("ANSIBLE_INJECT_INVOCATION", raising=False)
     configurable = "INJECT_INVOCATION" in C.config.get_configuration_definitions()
     assert invocation_wanted({}) is not configurable
     if configurable:
